@@ -1,0 +1,105 @@
+// Package paths starts what stands between the load generator and the
+// backend replicas: nothing (direct), the real haproxy and nginx binaries,
+// meshbench's own sidecar, or any proxy binary from a template (exec).
+//
+// Each kind lives in its own file and registers itself with register. A kind
+// first Checks a spec (settings, binary installed) without starting anything,
+// so that a run fails before it measured anything; Start then brings the path
+// up and returns only once it answers.
+package paths
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/scenario"
+)
+
+// Env is what every path is given to start.
+type Env struct {
+	// Upstreams are the backend replicas as host:port on 127.0.0.1.
+	Upstreams []string
+	// Target, when set, is the one existing endpoint (--target) measured as direct.
+	Target string
+	// TempDir is the run's 0700 directory for configs and keys; the caller
+	// removes it at exit.
+	TempDir string
+	// Self is the meshbench executable, for paths that run meshbench's own
+	// sidecar as a child process.
+	Self string
+	// Log receives one-line notes from path kinds (may be io.Discard).
+	Log io.Writer
+}
+
+// Instance is a started path.
+type Instance interface {
+	// Targets are the base URLs ("http://127.0.0.1:port") the load generator
+	// spreads its requests over, round robin.
+	Targets() []string
+	// Usage is the path's proxy processes' cumulative CPU seconds and peak
+	// RSS so far, with any counters the kind exposes; nil for direct.
+	Usage(ctx context.Context) (*results.Proxy, error)
+	// Stop stops every process the path started and waits for them. It is
+	// safe to call more than once.
+	Stop() error
+}
+
+// Kind is one path kind.
+type Kind struct {
+	// Check validates spec's settings and looks up the binary it needs. It
+	// starts nothing. A missing binary is a runtime error naming the package.
+	Check func(spec scenario.PathSpec, env Env) error
+	// Start starts the path and returns once it answers requests.
+	Start func(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error)
+}
+
+var kinds = map[string]Kind{}
+
+// register is called from each kind's file, in init.
+func register(name string, k Kind) { kinds[name] = k }
+
+// Known lists the registered kinds.
+func Known() []string {
+	var out []string
+	for k := range kinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func lookup(kind string) (Kind, error) {
+	k, ok := kinds[kind]
+	if !ok {
+		return Kind{}, fmt.Errorf("path kind %q is not available in this build", kind)
+	}
+	return k, nil
+}
+
+// Check validates spec for its kind without starting anything.
+func Check(spec scenario.PathSpec, env Env) error {
+	k, err := lookup(spec.Kind)
+	if err != nil {
+		return err
+	}
+	if k.Check == nil {
+		return nil
+	}
+	return k.Check(spec, env)
+}
+
+// Start starts the path spec describes.
+func Start(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error) {
+	k, err := lookup(spec.Kind)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := k.Start(ctx, spec, env)
+	if err != nil {
+		return nil, fmt.Errorf("path %s: %w", spec.Name, err)
+	}
+	return inst, nil
+}

@@ -1,0 +1,152 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/errext"
+)
+
+// DefaultName is the file name a run gets: <hostname>-<UTC time>.json.
+func DefaultName(hostname string, t time.Time) string {
+	h := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+			return r
+		}
+		return '_'
+	}, hostname)
+	if h == "" {
+		h = "host"
+	}
+	return h + "-" + t.UTC().Format("20060102T150405Z") + ".json"
+}
+
+// CheckDir makes sure dir exists (creating it) and that a file can be created
+// in it, so a run fails before it starts rather than after it measured.
+func CheckDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return errext.BadInputf("--out %s: %v", dir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(dir, ".meshbench-check-*")
+	if err != nil {
+		return errext.BadInputf("--out %s is not writable: %v", dir, unwrapPath(err))
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+// Write stores f as JSON in dir under name, atomically: it writes a temp file
+// in the same directory, syncs it and links it into place, so a reader never
+// sees half a file and an existing file is never replaced. If name is taken,
+// a numeric suffix is added. It returns the path written.
+func Write(dir, name string, f *File) (string, error) {
+	if f.Schema == "" {
+		f.Schema = Schema
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode result: %w", err)
+	}
+	data = append(data, '\n')
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, ".meshbench-*.json.tmp")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	base := strings.TrimSuffix(name, ".json")
+	for i := 0; i < 1000; i++ {
+		target := filepath.Join(dir, name)
+		if i > 0 {
+			target = filepath.Join(dir, fmt.Sprintf("%s-%d.json", base, i))
+		}
+		// os.Link fails when target exists: never overwrite a result.
+		err := os.Link(tmp.Name(), target)
+		if err == nil {
+			return target, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free file name for %s in %s", name, dir)
+}
+
+// Read loads and checks one result file. Every problem is bad input (exit 2)
+// and names the file.
+func Read(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errext.BadInputf("%s: %v", path, unwrapPath(err))
+	}
+	f, err := Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, errext.BadInputf("%s: %v", path, err)
+	}
+	return f, nil
+}
+
+// Decode parses a result file and checks its schema and the fields that
+// reports and gates rely on.
+func Decode(r io.Reader) (*File, error) {
+	dec := json.NewDecoder(r)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, errors.New("empty file, not a meshbench result")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, errors.New("truncated JSON")
+		case errors.As(err, &se):
+			return nil, fmt.Errorf("not valid JSON (offset %d): %v", se.Offset, se)
+		case errors.As(err, &te):
+			return nil, fmt.Errorf("field %q has the wrong type: %v", te.Field, te.Value)
+		}
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if f.Schema != Schema {
+		if f.Schema == "" {
+			return nil, fmt.Errorf("no \"schema\" field: not a meshbench result file")
+		}
+		return nil, fmt.Errorf("schema %q is not supported (want %q)", f.Schema, Schema)
+	}
+	for i, p := range f.Paths {
+		if p.Name == "" {
+			return nil, fmt.Errorf("paths[%d] has no name", i)
+		}
+	}
+	return &f, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,137 @@
+// Package results is the meshbench/v1 result file: its schema, an atomic
+// writer and a strict reader. Everything that produces or reads results
+// (run, report, gate) goes through these types, so the JSON field names here
+// are the interface scripts rely on (SPEC.md, "Result file").
+package results
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Schema is the value of the "schema" field of every result file.
+const Schema = "meshbench/v1"
+
+// File is one result file: one run of one scenario on one host.
+type File struct {
+	Schema      string    `json:"schema"`
+	Tool        Tool      `json:"tool"`
+	StartedAt   time.Time `json:"started_at"`
+	FinishedAt  time.Time `json:"finished_at"`
+	Interrupted bool      `json:"interrupted"`
+	// Scenario is the scenario as run, after flags were applied. It is kept as
+	// raw JSON so that this package does not depend on the scenario package;
+	// DecodeScenario reads the few fields a report compares across files.
+	Scenario json.RawMessage `json:"scenario"`
+	Host     Host            `json:"host"`
+	Paths    []Path          `json:"paths"`
+	// HostQuality holds the probes' findings when they ran (meshbench host, or
+	// run with probes on); nil otherwise.
+	HostQuality *HostQuality `json:"host_quality,omitempty"`
+	// Notes are caveats a reader must see beside the numbers, e.g. that the
+	// load generator shares its CPUs with what it measures.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Tool names the program that wrote the file.
+type Tool struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version,omitempty"`
+}
+
+// Path is the measurement of one path in one trial (round).
+type Path struct {
+	Name  string `json:"name"`  // as named in the scenario, e.g. "haproxy"
+	Kind  string `json:"kind"`  // direct, haproxy, nginx, linkerd, linkerd-mtls, exec
+	Trial int    `json:"trial"` // 1-based round number
+	// Order is the 1-based position of this path within its round (paths are
+	// measured in rotated order; see SPEC.md "Measurement method").
+	Order int `json:"order,omitempty"`
+
+	TargetRate   float64 `json:"target_rate"`   // requests/s asked for (mean over the window)
+	AchievedRate float64 `json:"achieved_rate"` // requests sent/s over the measured window
+	// Throughput is completed responses/s over the measured window.
+	Throughput    float64          `json:"throughput"`
+	DurationS     float64          `json:"duration_s"` // measured window, seconds
+	Requests      int64            `json:"requests"`   // requests sent in the measured window
+	Errors        int64            `json:"errors"`
+	ErrorsByClass map[string]int64 `json:"errors_by_class"`
+	// Unsent counts requests the schedule called for that were never sent
+	// because the window closed while they waited (for a connection, or for
+	// the scheduler). They are part of the latency record as well.
+	Unsent int64 `json:"unsent,omitempty"`
+	Late   Late  `json:"late"`
+
+	LatencyMs     Percentiles `json:"latency_ms"`      // response time, from intended send
+	ServiceTimeMs Percentiles `json:"service_time_ms"` // from actual send
+	OverheadMs    *Overhead   `json:"overhead_ms,omitempty"`
+
+	// Histogram is the response-time HDR histogram (ns), compressed and base64
+	// encoded as HdrHistogram's "HISTF..." form.
+	Histogram string `json:"histogram"`
+	// ServiceHistogram is the same for service time.
+	ServiceHistogram string `json:"service_histogram,omitempty"`
+	// Timeline holds one entry per second of the measured window, for
+	// latency-over-time charts.
+	Timeline []Interval `json:"timeline,omitempty"`
+
+	Proxy     *Proxy     `json:"proxy,omitempty"`
+	HostStats *HostStats `json:"host_stats,omitempty"`
+	// Warnings say why a figure of this row cannot be fully trusted.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Late describes sends that left after their intended time.
+type Late struct {
+	Count int64   `json:"count"`
+	MaxMs float64 `json:"max_ms"`
+	// P99Ms is the 99th percentile of lateness over all sends.
+	P99Ms float64 `json:"p99_ms"`
+	// Threshold is how late a send must be to count, in ms.
+	ThresholdMs float64 `json:"threshold_ms"`
+}
+
+// Percentiles summarises a latency histogram, in milliseconds.
+type Percentiles struct {
+	Min   float64 `json:"min"`
+	Mean  float64 `json:"mean"`
+	Stdev float64 `json:"stdev"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	P9999 float64 `json:"p9999"`
+	Max   float64 `json:"max"`
+	Count int64   `json:"count"`
+}
+
+// Overhead is a path's percentile minus the direct percentile of the same round, in ms.
+type Overhead struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+}
+
+// Interval is one slice of the measured window.
+type Interval struct {
+	StartS   float64 `json:"t_s"` // seconds since the window opened
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+}
+
+// Proxy is what the proxy processes of a path used during the measured window.
+type Proxy struct {
+	Processes  int     `json:"processes"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// MaxRSSBytes is the peak resident set (VmHWM), summed over the path's processes.
+	MaxRSSBytes int64 `json:"max_rss_bytes"`
+	// Counters are path-specific figures, e.g. HAProxy's retries and
+	// redispatches, or the sidecar's ejections.
+	Counters map[string]float64 `json:"counters,omitempty"`
+	Version  string             `json:"version,omitempty"`
+}

@@ -1,0 +1,130 @@
+// Package scenario is what a run measures: the paths, the load, the backend
+// and the host sampling, as read from a YAML file and adjusted by flags.
+//
+// A file is decoded on top of Default(), so a key the file leaves out keeps its
+// default and a key it sets, even to 0, means what it says. Files are decoded
+// strictly (Load): an unknown key or a bad value is an error that names file,
+// line and column. Validate checks the scenario after flags were applied.
+package scenario
+
+import (
+	"fmt"
+	"time"
+)
+
+// Scenario is one benchmark as run. Its JSON form is kept in the result file.
+type Scenario struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description,omitempty"`
+	// Paths are measured in this order in round 1, rotated in later rounds.
+	Paths []PathSpec `yaml:"paths" json:"paths"`
+	// Rate is the offered load. A bare number means constant requests/s.
+	Rate Rate `yaml:"rate" json:"rate"`
+	// Duration is the measured window per path per trial (default 10s).
+	Duration Duration `yaml:"duration" json:"duration"`
+	// Warmup is sent before each measured window and not recorded (default 2s).
+	Warmup Duration `yaml:"warmup" json:"warmup"`
+	// Trials is the number of rounds (default 1).
+	Trials int `yaml:"trials" json:"trials"`
+	// Connections caps open connections per path (default 64).
+	Connections int `yaml:"connections" json:"connections"`
+	// Timeout bounds every request, waiting for a connection included (default 5s).
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+	Request Request  `yaml:"request" json:"request"`
+	Backend Backend  `yaml:"backend" json:"backend"`
+	// Target, when set, is an existing HTTP endpoint measured as the direct
+	// path; no backend is started and only the direct path may run.
+	Target    string    `yaml:"target" json:"target,omitempty"`
+	HostStats HostStats `yaml:"host_stats" json:"host_stats"`
+}
+
+// PathSpec names one path to measure. In YAML a bare string is a path of that
+// kind with that name ("haproxy").
+type PathSpec struct {
+	Name string `yaml:"name" json:"name"`
+	// Kind is direct, haproxy, nginx, linkerd, linkerd-mtls or exec (default: Name).
+	Kind string `yaml:"kind" json:"kind"`
+	// Settings are kind-specific knobs (e.g. the sidecar's balancer). Each
+	// path kind validates the keys and values it accepts.
+	Settings map[string]string `yaml:"settings" json:"settings,omitempty"`
+	// Exec describes a proxy binary for kind exec.
+	Exec *Exec `yaml:"exec" json:"exec,omitempty"`
+}
+
+// Exec is a proxy started from a command and a config template. Both are Go
+// text/templates given {{.Listen}}, {{.Upstreams}}, {{.TempDir}} and {{.Config}}
+// (the rendered config file's path).
+type Exec struct {
+	Command []string `yaml:"command" json:"command"`
+	// Config is the config template; it is rendered to ConfigName in the temp dir.
+	Config     string `yaml:"config" json:"config,omitempty"`
+	ConfigName string `yaml:"config_name" json:"config_name,omitempty"`
+	// Package is named in the error when the binary is missing.
+	Package string `yaml:"package" json:"package,omitempty"`
+	// Ready is the HTTP path polled until the proxy answers (default "/").
+	Ready string `yaml:"ready" json:"ready,omitempty"`
+}
+
+// Rate is the shape of the offered load over one measured window.
+type Rate struct {
+	// Shape is constant (default), linear or sine.
+	Shape string `yaml:"shape" json:"shape"`
+	// RPS is the constant rate, the start of a linear ramp, or the mean of a sine.
+	RPS float64 `yaml:"rps" json:"rps"`
+	// End is where a linear ramp ends, in requests/s.
+	End float64 `yaml:"end" json:"end,omitempty"`
+	// Amplitude and Period shape a sine around RPS.
+	Amplitude float64  `yaml:"amplitude" json:"amplitude,omitempty"`
+	Period    Duration `yaml:"period" json:"period,omitempty"`
+}
+
+// Request is what every request sends.
+type Request struct {
+	Method  string            `yaml:"method" json:"method"`
+	Path    string            `yaml:"path" json:"path"`
+	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
+	Body    string            `yaml:"body" json:"body,omitempty"`
+}
+
+// Backend is the test backend meshbench starts behind every path.
+type Backend struct {
+	Replicas int `yaml:"replicas" json:"replicas"`
+	// Payload is the response body size in bytes (default 1024).
+	Payload int `yaml:"payload" json:"payload"`
+	// Delay is added service time; DelayDistribution is fixed (default),
+	// exponential or uniform, with Delay as its mean.
+	Delay             Duration `yaml:"delay" json:"delay"`
+	DelayDistribution string   `yaml:"delay_distribution" json:"delay_distribution"`
+	// ErrorRate is the share of requests answered 500, in [0,1].
+	ErrorRate float64 `yaml:"error_rate" json:"error_rate"`
+}
+
+// HostStats controls host sampling during runs.
+type HostStats struct {
+	// Disabled turns sampling off (--no-host-stats).
+	Disabled bool `yaml:"disabled" json:"disabled"`
+	// Interval between samples (default 1s).
+	Interval Duration `yaml:"interval" json:"interval"`
+	// Probes lists probes run once before the first round (jitter, fsync,
+	// audit); none by default.
+	Probes []string `yaml:"probes" json:"probes,omitempty"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML and JSON.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalText writes d in Go's duration syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads Go's duration syntax ("250ms", "1m30s").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (e.g. 500ms, 10s, 1m)", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
