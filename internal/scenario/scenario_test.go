@@ -1,0 +1,139 @@
+package scenario_test
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/scenario"
+	"github.com/meshbench/meshbench/scenarios"
+)
+
+func TestParseShorthandsAndDefaults(t *testing.T) {
+	t.Parallel()
+	sc, err := scenario.Parse("s.yaml", []byte(`
+paths: [direct, {name: edge, kind: haproxy, settings: {balance: leastconn}}]
+rate: 250
+warmup: 0s
+backend: {payload: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.Paths[0]; got.Name != "direct" || got.Kind != "direct" {
+		t.Errorf("bare path = %+v", got)
+	}
+	if got := sc.Paths[1]; got.Name != "edge" || got.Kind != "haproxy" || got.Settings["balance"] != "leastconn" {
+		t.Errorf("mapping path = %+v", got)
+	}
+	if sc.Rate.Shape != "constant" || sc.Rate.RPS != 250 {
+		t.Errorf("rate = %+v", sc.Rate)
+	}
+	// Keys the file sets to zero mean zero; keys it leaves out keep defaults.
+	if sc.Warmup != 0 || sc.Backend.Payload != 0 {
+		t.Errorf("explicit zeros lost: warmup %v payload %d", sc.Warmup.D(), sc.Backend.Payload)
+	}
+	if sc.Duration.D() != 10*time.Second || sc.Backend.Replicas != 3 || sc.Connections != 64 {
+		t.Errorf("defaults lost: %+v", sc)
+	}
+}
+
+func TestParseErrorsNamePosition(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "rate: 10\nduraton: 5s\n", `s.yaml:2:1: unknown key "duraton"`},
+		{"nested unknown", "backend:\n  replica: 2\n", `s.yaml:2:3: unknown key "replica"`},
+		{"bad duration", "duration: fast\n", `s.yaml:1:11: "fast" is not a duration`},
+		{"bad rate", "rate: lots\n", `s.yaml:1:7: rate "lots" is not a number`},
+		{"bad int", "trials: 2.5\n", `s.yaml:1:9: "2.5" is not a whole number`},
+		{"list for scalar", "trials: [1]\n", `s.yaml:1:9: want a single value, got a list`},
+		{"scalar for list", "paths: direct\n", `s.yaml:1:8: want a list, got a value`},
+		{"duplicate key", "rate: 1\nrate: 2\n", `s.yaml:2:1: key "rate" given twice`},
+		{"syntax", "rate: [1\n", `s.yaml: line`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := scenario.Parse("s.yaml", []byte(c.yaml))
+			if err == nil {
+				t.Fatalf("no error for %q", c.yaml)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not contain %q", err, c.want)
+			}
+			if errext.Code(err) != errext.BadInputExit {
+				t.Errorf("exit code %d, want 2", errext.Code(err))
+			}
+		})
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		edit func(*scenario.Scenario)
+		want string
+	}{
+		{"rate zero", func(s *scenario.Scenario) { s.Rate.RPS = 0 }, "rate must be above 0"},
+		{"duration zero", func(s *scenario.Scenario) { s.Duration = 0 }, "duration must be above 0"},
+		{"connections zero", func(s *scenario.Scenario) { s.Connections = 0 }, "connections must be at least 1"},
+		{"unknown kind", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "envoy"}} }, `unknown kind "envoy"`},
+		{"newline in name", func(s *scenario.Scenario) {
+			s.Paths = []scenario.PathSpec{{Name: "a\nbind *:80", Kind: "haproxy"}}
+		}, "path name"},
+		{"brace in setting", func(s *scenario.Scenario) {
+			s.Paths = []scenario.PathSpec{{Name: "nginx", Settings: map[string]string{"max_fails": "1;} server {"}}}
+		}, "not allowed"},
+		{"header injection", func(s *scenario.Scenario) { s.Request.Headers = map[string]string{"X-A": "1\r\nHost: evil"} }, "line break"},
+		{"error rate", func(s *scenario.Scenario) { s.Backend.ErrorRate = 1.5 }, "error_rate"},
+		{"target with proxy", func(s *scenario.Scenario) {
+			s.Target = "http://127.0.0.1:1/"
+			s.Paths = []scenario.PathSpec{{Name: "haproxy"}}
+		}, "cannot run with it"},
+		{"target not url", func(s *scenario.Scenario) { s.Target = "127.0.0.1:80" }, "not an http"},
+		{"twice", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "direct"}, {Name: "direct"}} }, "listed twice"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := scenario.Default()
+			c.edit(s)
+			err := s.Validate()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, c.want)
+			}
+			if errext.Code(err) != errext.BadInputExit {
+				t.Errorf("exit code %d, want 2", errext.Code(err))
+			}
+		})
+	}
+}
+
+// Every scenario that ships must parse and validate as it is.
+func TestShippedScenarios(t *testing.T) {
+	t.Parallel()
+	names, err := fs.Glob(scenarios.Files, "*.yaml")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no shipped scenarios: %v", err)
+	}
+	for _, name := range names {
+		data, err := scenarios.Files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := scenario.Parse(name, data)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if err := sc.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
