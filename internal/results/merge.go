@@ -1,0 +1,148 @@
+package results
+
+import "fmt"
+
+// Merged is one path over all the trials of a file: counts summed, latency
+// from the trials' HDR histograms merged (not percentiles averaged, which
+// would be meaningless), and the spread of p50 and p99 across trials.
+type Merged struct {
+	Path
+	Trials int `json:"trials"`
+	// P50Range and P99Range are the lowest and highest trial values, in ms.
+	P50Range [2]float64 `json:"p50_range_ms"`
+	P99Range [2]float64 `json:"p99_range_ms"`
+}
+
+// MergeTrials folds the per-trial entries of f.Paths into one entry per path
+// name, in the order paths first appear. Overhead is recomputed against the
+// merged direct path. The merged entry keeps no histogram string of its own
+// but Histogram holds the merged histogram, encoded, when all trials had one.
+func MergeTrials(f *File) ([]Merged, error) {
+	var order []string
+	byName := map[string][]Path{}
+	for _, p := range f.Paths {
+		if _, ok := byName[p.Name]; !ok {
+			order = append(order, p.Name)
+		}
+		byName[p.Name] = append(byName[p.Name], p)
+	}
+	out := make([]Merged, 0, len(order))
+	for _, name := range order {
+		m, err := mergeOne(byName[name])
+		if err != nil {
+			return nil, fmt.Errorf("path %s: %w", name, err)
+		}
+		out = append(out, m)
+	}
+	var direct *Percentiles
+	for i := range out {
+		if out[i].Kind == "direct" && out[i].LatencyMs.Count > 0 {
+			direct = &out[i].LatencyMs
+		}
+	}
+	for i := range out {
+		out[i].OverheadMs = nil
+		if direct != nil && out[i].Kind != "direct" && out[i].LatencyMs.Count > 0 {
+			out[i].OverheadMs = OverheadOf(out[i].LatencyMs, *direct)
+		}
+	}
+	return out, nil
+}
+
+func mergeOne(trials []Path) (Merged, error) {
+	first := trials[0]
+	m := Merged{Trials: len(trials)}
+	m.Name, m.Kind = first.Name, first.Kind
+	m.ErrorsByClass = map[string]int64{}
+	m.P50Range = [2]float64{first.LatencyMs.P50, first.LatencyMs.P50}
+	m.P99Range = [2]float64{first.LatencyMs.P99, first.LatencyMs.P99}
+	resp, svc := NewHistogram(), NewHistogram()
+	haveResp, haveSvc := true, true
+	var proxyCPU float64
+	var proxyRSS int64
+	haveProxy := false
+	for _, t := range trials {
+		m.Requests += t.Requests
+		m.Errors += t.Errors
+		m.Unsent += t.Unsent
+		m.DurationS += t.DurationS
+		m.TargetRate += t.TargetRate * t.DurationS
+		m.AchievedRate += t.AchievedRate * t.DurationS
+		m.Throughput += t.Throughput * t.DurationS
+		for k, v := range t.ErrorsByClass {
+			m.ErrorsByClass[k] += v
+		}
+		m.Late.Count += t.Late.Count
+		m.Late.MaxMs = max(m.Late.MaxMs, t.Late.MaxMs)
+		m.Late.P99Ms = max(m.Late.P99Ms, t.Late.P99Ms)
+		m.Late.ThresholdMs = t.Late.ThresholdMs
+		m.P50Range = [2]float64{min(m.P50Range[0], t.LatencyMs.P50), max(m.P50Range[1], t.LatencyMs.P50)}
+		m.P99Range = [2]float64{min(m.P99Range[0], t.LatencyMs.P99), max(m.P99Range[1], t.LatencyMs.P99)}
+		m.Warnings = append(m.Warnings, t.Warnings...)
+		if t.Proxy != nil {
+			haveProxy = true
+			proxyCPU += t.Proxy.CPUSeconds
+			proxyRSS = max(proxyRSS, t.Proxy.MaxRSSBytes)
+		}
+		if haveResp = haveResp && t.Histogram != ""; haveResp {
+			h, err := DecodeHistogram(t.Histogram)
+			if err != nil {
+				return m, fmt.Errorf("trial %d: %w", t.Trial, err)
+			}
+			resp.Merge(h)
+		}
+		if haveSvc = haveSvc && t.ServiceHistogram != ""; haveSvc {
+			h, err := DecodeHistogram(t.ServiceHistogram)
+			if err != nil {
+				return m, fmt.Errorf("trial %d: %w", t.Trial, err)
+			}
+			svc.Merge(h)
+		}
+	}
+	if m.DurationS > 0 {
+		m.TargetRate /= m.DurationS
+		m.AchievedRate /= m.DurationS
+		m.Throughput /= m.DurationS
+	}
+	if haveProxy {
+		m.Proxy = &Proxy{CPUSeconds: proxyCPU, MaxRSSBytes: proxyRSS}
+		if first.Proxy != nil {
+			m.Proxy.Processes, m.Proxy.Version = first.Proxy.Processes, first.Proxy.Version
+		}
+	}
+	if len(trials) == 1 {
+		// One trial: keep its own summary (and its histograms) as written.
+		m.LatencyMs, m.ServiceTimeMs = first.LatencyMs, first.ServiceTimeMs
+		m.Histogram, m.ServiceHistogram = first.Histogram, first.ServiceHistogram
+		m.Timeline, m.HostStats, m.Proxy = first.Timeline, first.HostStats, first.Proxy
+		return m, nil
+	}
+	if haveResp {
+		m.LatencyMs = Summarize(resp)
+		enc, err := EncodeHistogram(resp)
+		if err != nil {
+			return m, err
+		}
+		m.Histogram = enc
+	} else {
+		// Without histograms the only honest merge is the worst trial.
+		m.LatencyMs = worst(trials, func(p Path) Percentiles { return p.LatencyMs })
+		m.Warnings = append(m.Warnings, "trials merged without histograms: percentiles are the worst trial's")
+	}
+	if haveSvc {
+		m.ServiceTimeMs = Summarize(svc)
+	} else {
+		m.ServiceTimeMs = worst(trials, func(p Path) Percentiles { return p.ServiceTimeMs })
+	}
+	return m, nil
+}
+
+func worst(trials []Path, get func(Path) Percentiles) Percentiles {
+	w := get(trials[0])
+	for _, t := range trials[1:] {
+		if p := get(t); p.P99 > w.P99 {
+			w = p
+		}
+	}
+	return w
+}
