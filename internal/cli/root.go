@@ -138,6 +138,7 @@ and the host figures that explain them.`,
 	})
 	root.AddCommand(
 		newRunCmd(w),
+		newGateCmd(w),
 		newVersionCmd(w),
 	)
 	return root

@@ -36,6 +36,9 @@ type Scenario struct {
 	// path; no backend is started and only the direct path may run.
 	Target    string    `yaml:"target" json:"target,omitempty"`
 	HostStats HostStats `yaml:"host_stats" json:"host_stats"`
+	// Gates are performance rules checked after the run (see package gate);
+	// a rule that fails makes run exit 3. `meshbench gate` reads them too.
+	Gates []string `yaml:"gates" json:"gates,omitempty"`
 }
 
 // PathSpec names one path to measure. In YAML a bare string is a path of that

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/gate"
 )
 
 // Kinds are the path kinds meshbench knows (SPEC.md, "Paths").
@@ -150,6 +151,11 @@ func (s *Scenario) validate() error {
 	}
 	if !s.HostStats.Disabled && s.HostStats.Interval < Duration(100*time.Millisecond) {
 		return fmt.Errorf("host_stats interval must be at least 100ms, got %s", s.HostStats.Interval.D())
+	}
+	for _, g := range s.Gates {
+		if _, err := gate.Parse(g); err != nil {
+			return fmt.Errorf("gates: %w", err)
+		}
 	}
 	for _, p := range s.HostStats.Probes {
 		if !contains([]string{"jitter", "fsync", "audit"}, p) {
