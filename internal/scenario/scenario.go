@@ -36,6 +36,10 @@ type Scenario struct {
 	// path; no backend is started and only the direct path may run.
 	Target    string    `yaml:"target" json:"target,omitempty"`
 	HostStats HostStats `yaml:"host_stats" json:"host_stats"`
+	// Faults change backend replicas at set times of every measured window,
+	// to see how each path copes (ejection, retries). Replicas are restored
+	// between windows.
+	Faults []Fault `yaml:"faults" json:"faults,omitempty"`
 	// Gates are performance rules checked after the run (see package gate);
 	// a rule that fails makes run exit 3. `meshbench gate` reads them too.
 	Gates []string `yaml:"gates" json:"gates,omitempty"`
@@ -111,6 +115,19 @@ type HostStats struct {
 	// Probes lists probes run once before the first round (jitter, fsync,
 	// audit); none by default.
 	Probes []string `yaml:"probes" json:"probes,omitempty"`
+}
+
+// Fault is one change to one backend replica, At after the measured window
+// opens. Exactly one of ErrorRate, Delay and Kill is set.
+type Fault struct {
+	At      Duration `yaml:"at" json:"at"`
+	Replica int      `yaml:"replica" json:"replica"` // 0-based
+	// ErrorRate makes the replica answer this share of requests with 500.
+	ErrorRate *float64 `yaml:"error_rate" json:"error_rate,omitempty"`
+	// Delay adds this much service time to the replica's answers.
+	Delay *Duration `yaml:"delay" json:"delay,omitempty"`
+	// Kill closes the replica's listener and connections.
+	Kill bool `yaml:"kill" json:"kill,omitempty"`
 }
 
 // Duration is a time.Duration written as "10s" in YAML and JSON.

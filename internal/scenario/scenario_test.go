@@ -137,3 +137,33 @@ func TestShippedScenarios(t *testing.T) {
 		}
 	}
 }
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	ok := "duration: 10s\nfaults:\n  - {at: 3s, replica: 0, error_rate: 0.5}\n  - {at: 5s, replica: 1, delay: 20ms}\n"
+	sc, err := scenario.Parse("f.yaml", []byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if *sc.Faults[0].ErrorRate != 0.5 || sc.Faults[1].Delay.D() != 20*time.Millisecond {
+		t.Errorf("faults = %+v", sc.Faults)
+	}
+	for yaml, want := range map[string]string{
+		"faults: [{at: 30s, replica: 0, kill: true}]":                 "inside the measured window",
+		"faults: [{at: 1s, replica: 7, kill: true}]":                  "does not exist",
+		"faults: [{at: 1s, replica: 0, kill: true, error_rate: 0.1}]": "exactly one",
+		"faults: [{at: 1s, replica: 0}]":                              "exactly one",
+		"faults: [{at: 1s, replica: 0, error_rate: 2}]":               "within 0 and 1",
+	} {
+		sc, err := scenario.Parse("f.yaml", []byte(yaml))
+		if err == nil {
+			err = sc.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
+	}
+}

@@ -152,6 +152,36 @@ func (s *Scenario) validate() error {
 	if !s.HostStats.Disabled && s.HostStats.Interval < Duration(100*time.Millisecond) {
 		return fmt.Errorf("host_stats interval must be at least 100ms, got %s", s.HostStats.Interval.D())
 	}
+	for i, f := range s.Faults {
+		if s.Target != "" {
+			return fmt.Errorf("faults act on meshbench's own backend; they cannot run with --target")
+		}
+		if f.At < 0 || f.At >= s.Duration {
+			return fmt.Errorf("faults[%d]: at %s must fall inside the measured window (duration %s)", i, f.At.D(), s.Duration.D())
+		}
+		if f.Replica < 0 || f.Replica >= s.Backend.Replicas {
+			return fmt.Errorf("faults[%d]: replica %d does not exist (replicas 0 to %d)", i, f.Replica, s.Backend.Replicas-1)
+		}
+		n := 0
+		if f.ErrorRate != nil {
+			n++
+			if *f.ErrorRate < 0 || *f.ErrorRate > 1 {
+				return fmt.Errorf("faults[%d]: error_rate must be within 0 and 1", i)
+			}
+		}
+		if f.Delay != nil {
+			n++
+			if *f.Delay < 0 {
+				return fmt.Errorf("faults[%d]: delay must not be negative", i)
+			}
+		}
+		if f.Kill {
+			n++
+		}
+		if n != 1 {
+			return fmt.Errorf("faults[%d]: set exactly one of error_rate, delay and kill", i)
+		}
+	}
 	for _, g := range s.Gates {
 		if _, err := gate.Parse(g); err != nil {
 			return fmt.Errorf("gates: %w", err)
