@@ -1,0 +1,85 @@
+package load
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/backend"
+	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/scenario"
+	"github.com/meshbench/meshbench/internal/timer"
+)
+
+func startBackend(t testing.TB, cfg backend.Config) *backend.Server {
+	t.Helper()
+	s, err := backend.Start(context.Background(), "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatalf("backend: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestRateAccuracy is issue 2's acceptance figure: 500 req/s for 3 s after
+// a 1 s warm-up gives 1500 requests, no errors, achieved within 2%.
+func TestRateAccuracy(t *testing.T) {
+	b := startBackend(t, backend.Config{Payload: 1024})
+	res, err := Run(context.Background(), Config{
+		Targets:  []string{b.URL()},
+		Rate:     scenario.Rate{RPS: 500},
+		Warmup:   time.Second,
+		Duration: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests+res.Unsent != 1500 {
+		t.Errorf("requests %d + unsent %d, want 1500 scheduled", res.Requests, res.Unsent)
+	}
+	if res.Errors != 0 {
+		t.Errorf("errors = %d (%v), want 0", res.Errors, res.ErrorsByClass)
+	}
+	if d := res.AchievedRate/500 - 1; d < -0.02 || d > 0.02 {
+		t.Errorf("achieved %.1f req/s, want 500 ± 2%%", res.AchievedRate)
+	}
+	if res.Response.TotalCount() != 1500 {
+		t.Errorf("response histogram holds %d values, want 1500", res.Response.TotalCount())
+	}
+	if len(res.Timeline) != 3 {
+		t.Errorf("timeline has %d seconds, want 3", len(res.Timeline))
+	}
+	var p results.Path
+	if err := res.Fill(&p); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("achieved %.1f/s p50 %.3fms p99 %.3fms late %+v dispatch p50/p99/max %d/%d/%dns",
+		p.AchievedRate, p.LatencyMs.P50, p.LatencyMs.P99, p.Late,
+		res.Dispatch.ValueAtQuantile(50), res.Dispatch.ValueAtQuantile(99), res.Dispatch.Max())
+}
+
+// TestPrecision: with a 5 ms backend delay at 200 req/s, p50 lands in
+// 5.00–5.15 ms and p99 ≤ 5.5 ms (issue 2).
+func TestPrecision(t *testing.T) {
+	b := startBackend(t, backend.Config{Delay: 5 * time.Millisecond})
+	res, err := Run(context.Background(), Config{
+		Targets:  []string{b.URL()},
+		Rate:     scenario.Rate{RPS: 200},
+		Warmup:   time.Second,
+		Duration: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := results.Summarize(res.Response)
+	t.Logf("p50 %.3fms p90 %.3fms p99 %.3fms max %.3fms; service p50 %.3f; dispatch p50/p99 %d/%dns",
+		p.P50, p.P90, p.P99, p.Max, results.Summarize(res.Service).P50,
+		res.Dispatch.ValueAtQuantile(50), res.Dispatch.ValueAtQuantile(99))
+	t.Logf("timer: %+v", timer.Default().Stats())
+	if p.P50 < 5.0 || p.P50 > 5.15 {
+		t.Errorf("p50 %.3f ms, want 5.00–5.15", p.P50)
+	}
+	if p.P99 > 5.5 {
+		t.Errorf("p99 %.3f ms, want ≤ 5.5", p.P99)
+	}
+}
