@@ -139,6 +139,7 @@ and the host figures that explain them.`,
 	root.AddCommand(
 		newRunCmd(w),
 		newGateCmd(w),
+		newBackendCmd(w),
 		newVersionCmd(w),
 	)
 	return root

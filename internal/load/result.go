@@ -28,7 +28,8 @@ type Result struct {
 	LateThreshold time.Duration
 	Lateness      *hdrhistogram.Histogram
 	// Dispatch is the scheduler's own lateness in handing requests to the
-	// workers (ns): the load generator's precision, apart from connection waits.
+	// workers, measured against the time it meant to hand them over (ns,
+	// ahead of the intended send by a lead the workers absorb).
 	Dispatch *hdrhistogram.Histogram
 	// Response is response time (intended send → last byte), Service is
 	// service time (actual send → last byte), both in ns.
