@@ -140,6 +140,7 @@ and the host figures that explain them.`,
 		newRunCmd(w),
 		newGateCmd(w),
 		newBackendCmd(w),
+		newSidecarCmd(w),
 		newVersionCmd(w),
 	)
 	return root
