@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,8 @@ const (
 	errConnect    = "connection to the upstream failed"
 	errUpstream   = "upstream failed"
 	errConnectM   = "CONNECT is not proxied"
+	errBadBody    = "malformed request body"
+	errCanceled   = "the client canceled the request"
 )
 
 // Proxy is the request path of one sidecar: an http.Handler that forwards
@@ -188,13 +191,21 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 			}
 			body = (*bufp)[:r.ContentLength]
 			if _, err := io.ReadFull(r.Body, body); err != nil {
-				return p.fail(w, http.StatusBadRequest, "request body shorter than its Content-Length")
+				return p.fail(w, http.StatusBadRequest, errBadBody)
 			}
 		}
 	}
 	// A connection that was refused carried nothing, so a request without
 	// a body can go elsewhere whatever its method.
 	replayable := noBody || body != nil
+	var streamed *reqBody
+	if !noBody && body == nil {
+		// Watch the body as it streams: if the client's body is what broke
+		// (a bad chunk, a short Content-Length), the answer is 400, not a
+		// 502 that blames the upstream.
+		streamed = &reqBody{ReadCloser: r.Body}
+		r.Body = streamed
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
@@ -215,10 +226,17 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 		resp, acancel, err := p.attempt(ctx, ep, r, body)
 		end := p.now()
 		if err != nil && r.Context().Err() != nil {
-			// The client went away: nothing to judge the endpoint by.
+			// The client went away, or half-closed its side mid-request:
+			// nothing to judge the endpoint by. Answer anyway, in case it
+			// still reads, but count the exchange as broken off.
 			ep.abandon(probe, end)
 			ep.outstanding.Add(-1)
 			acancel()
+			if streamed != nil && streamed.bad.Load() {
+				p.fail(w, http.StatusBadRequest, errBadBody)
+			} else {
+				p.fail(w, http.StatusBadGateway, errCanceled)
+			}
 			return 0
 		}
 		ok := err == nil && resp.StatusCode < 500
@@ -241,6 +259,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 			acancel()
 			ep.outstanding.Add(-1)
 			switch {
+			case streamed != nil && streamed.bad.Load():
+				return p.fail(w, http.StatusBadRequest, errBadBody)
 			case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 				return p.fail(w, http.StatusGatewayTimeout, errTimeout)
 			case isConnectErr(err):
@@ -248,6 +268,14 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 			default:
 				return p.fail(w, http.StatusBadGateway, errUpstream)
 			}
+		}
+		if streamed != nil && streamed.bad.Load() {
+			// The upstream answered a request whose body broke off; what it
+			// said is about a request the client never finished.
+			discard(resp.Body)
+			acancel()
+			ep.outstanding.Add(-1)
+			return p.fail(w, http.StatusBadRequest, errBadBody)
 		}
 		status := p.copyResponse(w, resp)
 		acancel()
@@ -410,6 +438,21 @@ func trimSpace(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// reqBody remembers whether reading a streamed request body failed. The
+// transport reads it from its own goroutine, hence the atomic.
+type reqBody struct {
+	io.ReadCloser
+	bad atomic.Bool
+}
+
+func (b *reqBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.bad.Store(true)
+	}
+	return n, err
 }
 
 // isConnectErr reports whether err happened while connecting, before any
