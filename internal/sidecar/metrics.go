@@ -126,9 +126,11 @@ func (p *Proxy) WriteMetrics(w io.Writer) error {
 	return bw.Flush()
 }
 
-// ParseMetrics reads Prometheus text and sums each metric's samples over
-// their labels: {"endpoint_ejections_total": 3, ...}. It is what a path
-// reads back from a sidecar's /metrics.
+// ParseMetrics reads Prometheus text. Each metric's samples are summed over
+// their labels under its bare name ({"endpoint_ejections_total": 3}), and
+// each labelled sample is also kept under its name and labels as written
+// (`request_total{proto="h2",tls="tls"}`). It is what a path reads back from
+// a sidecar's /metrics.
 func ParseMetrics(r io.Reader) (map[string]float64, error) {
 	out := map[string]float64{}
 	sc := bufio.NewScanner(r)
@@ -138,7 +140,7 @@ func ParseMetrics(r io.Reader) (map[string]float64, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		name, rest := line, ""
+		name, rest, labels := line, "", ""
 		if i := strings.IndexAny(line, "{ "); i >= 0 {
 			name, rest = line[:i], line[i:]
 		}
@@ -147,7 +149,7 @@ func ParseMetrics(r io.Reader) (map[string]float64, error) {
 			if j < 0 {
 				return nil, fmt.Errorf("metrics line %q: unclosed labels", line)
 			}
-			rest = rest[j+1:]
+			labels, rest = rest[:j+1], rest[j+1:]
 		}
 		fields := strings.Fields(rest)
 		if len(fields) == 0 {
@@ -158,6 +160,9 @@ func ParseMetrics(r io.Reader) (map[string]float64, error) {
 			return nil, fmt.Errorf("metrics line %q: bad value", line)
 		}
 		out[name] += v
+		if labels != "" {
+			out[name+labels] += v
+		}
 	}
 	return out, sc.Err()
 }
