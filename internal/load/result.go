@@ -27,9 +27,9 @@ type Result struct {
 	LateMax       time.Duration
 	LateThreshold time.Duration
 	Lateness      *hdrhistogram.Histogram
-	// Dispatch is the scheduler's own lateness in handing requests to the
-	// workers, measured against the time it meant to hand them over (ns,
-	// ahead of the intended send by a lead the workers absorb).
+	// Dispatch is the event loop's own lateness (ns) for sends that had a
+	// free connection: the load generator's precision, apart from waits
+	// for a connection.
 	Dispatch *hdrhistogram.Histogram
 	// Response is response time (intended send → last byte), Service is
 	// service time (actual send → last byte), both in ns.
@@ -98,18 +98,14 @@ func record(h *hdrhistogram.Histogram, v int64) {
 	_ = h.RecordValue(min(max(v, 0), results.HistMax))
 }
 
-func (e *engine) result(sched Schedule, s *scheduler, interrupted bool) *Result {
-	all := newRecorder()
-	all.merge(&s.rec)
-	for _, w := range e.workers {
-		all.merge(&w.rec)
-	}
-	start := e.base.Add(time.Duration(e.windowStart))
-	endNs := max(e.windowEnd.Load(), e.windowStart)
-	win := time.Duration(endNs - e.windowStart)
+// result turns the merged record into a Result; end is where the measured
+// window closed (ns since base).
+func (e *engine) result(all *recorder, end int64, interrupted bool) *Result {
+	end = max(end, e.winStart)
+	win := time.Duration(end - e.winStart)
 	r := &Result{
-		Start:    start,
-		End:      e.base.Add(time.Duration(endNs)),
+		Start:    e.base.Add(time.Duration(e.winStart)),
+		End:      e.base.Add(time.Duration(end)),
 		Requests: all.requests, Errors: all.errors, Unsent: all.unsent,
 		ErrorsByClass: map[string]int64{
 			ClassConnect: all.connect, ClassTimeout: all.timeout,
@@ -119,10 +115,10 @@ func (e *engine) result(sched Schedule, s *scheduler, interrupted bool) *Result 
 		LateMax:       time.Duration(all.late.Max()),
 		LateThreshold: e.cfg.LateThreshold,
 		Lateness:      all.late,
-		Dispatch:      s.dispatch,
+		Dispatch:      all.dispatch,
 		Response:      all.resp,
 		Service:       all.svc,
-		TargetRate:    MeanRate(sched),
+		TargetRate:    MeanRate(e.sched),
 		Interrupted:   interrupted,
 	}
 	if win > 0 {

@@ -1,34 +1,29 @@
 // Package timer sleeps to an absolute time with microsecond precision, for
-// the load scheduler's send times and the test backend's added delays.
+// the test backend's added delays (and anything else that must not trust
+// Go's timers, which overshoot a 5 ms sleep by about 250 µs on a VM).
 //
-// Go's own timers overshoot a 5 ms sleep by about 250 µs on a busy VM, and a
-// bare clock_nanosleep by about 130 µs (80 µs with the thread's timer slack
-// set to 1 ns): too coarse for a benchmark whose results are quoted in tens of
-// microseconds. SleepUntil therefore works in three stages:
+// Waiters share one Linux timerfd, armed with an absolute CLOCK_MONOTONIC
+// time (timerfd hrtimers carry no timer slack, unlike a thread's sleeps),
+// and a heap of deadlines. A serving goroutine waits for the timerfd through
+// Go's netpoller, so no thread and no P are held while nothing is due: a
+// thread blocked in clock_nanosleep keeps its P from the rest of the
+// process until sysmon takes it back, which on two cores added hundreds of
+// microseconds to everything else (measured). The timerfd fires a margin
+// before the earliest deadline; the serving goroutine wakes the waiter
+// through a channel (on the same P, so without waking another thread), and
+// the waiter spins on the clock for the rest of the way.
 //
-//  1. far from the deadline, Go's runtime timer (cheap, no thread held);
-//  2. the last ~2 ms, clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) on the
-//     calling goroutine's own thread, with 1 ns timer slack, to a margin
-//     before the deadline;
-//  3. a spin on the clock for whatever is left of the margin.
-//
-// Why the calling thread sleeps, not one shared timer thread: on a VM every
-// cross-CPU wake-up is an inter-processor interrupt that costs 50–100 µs when
-// the other vCPU is idle. A shared thread woken by the kernel must then wake
-// the waiting goroutine on another thread, paying that twice; measured here,
-// the shared design needed a 290 µs margin and 87 µs of spin per wake-up, the
-// per-thread one about a third of that. Threads are held only for the final
-// stage, so concurrent waiters cost rate × 2 ms threads at most.
-//
-// The margin adapts: each sleep observes how late the kernel actually woke
-// the thread, and a frugal streaming quantile estimate of that lateness
-// becomes the next margin. A high quantile spins longer and is late less
-// often.
+// The margin adapts: each waiter observes how late it actually woke against
+// the time it asked to be woken, and a frugal streaming estimate of a
+// quantile of that lateness becomes the next margin. A higher quantile
+// spins longer and is late less often.
 package timer
 
 import (
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,27 +32,38 @@ import (
 // Options tune a Timer. The zero value is the default.
 type Options struct {
 	// Quantile of observed wake-up lateness used as the margin (0 means
-	// 0.9). Higher: more spinning, fewer late returns.
+	// 0.75). Higher: more spinning, fewer late returns.
 	Quantile float64
-	// MinMargin and MaxMargin bound the margin (0 means 5 µs and 1 ms).
+	// MinMargin and MaxMargin bound the margin (0 means 5 µs and 150 µs).
+	// The cap matters: a spinning waiter holds a P, and on a small host
+	// busy Ps delay the netpoller that wakes the next waiters, which would
+	// push the estimate, and the spinning, ever higher.
 	MinMargin, MaxMargin time.Duration
-	// NoSpin skips the final spin and sleeps right to the deadline in the
-	// kernel: late by the wake-up latency, for comparison in benchmarks.
+	// NoSpin wakes waiters at their deadline and returns at once: late by
+	// the wake-up latency, for comparison in benchmarks.
 	NoSpin bool
 }
 
-// Timer holds the adaptive margin shared by its callers. It is safe for
-// concurrent use and needs no cleanup.
+// Timer serves precise sleeps to any number of goroutines.
 type Timer struct {
-	opts Options
-	base time.Time
-	// kbase is CLOCK_MONOTONIC, the clock of clock_nanosleep, at base. Go's
-	// monotonic time runs on the same clock, so the two differ by a constant.
-	kbase  int64
-	margin atomic.Int64 // ns
+	opts  Options
+	base  time.Time
+	kbase int64 // CLOCK_MONOTONIC at base; Go's monotonic clock is the same one
+	tfd   int
+	file  *os.File
+	rc    syscall.RawConn
+
+	mu    sync.Mutex
+	heap  []*waiter
+	armed int64 // ns since base the timerfd is set for; 0 when not set
+	wake  chan struct{}
+
+	margin  atomic.Int64 // ns
+	fallbak bool         // no timerfd: Go's timers only
 
 	statMu sync.Mutex
 	stats  Stats
+	pool   sync.Pool
 }
 
 // Stats counts what a Timer did, for benchmarks and reports.
@@ -70,9 +76,10 @@ type Stats struct {
 	Margin time.Duration // current margin
 }
 
-// coarseLead is how long before the deadline Go's timer must hand over to
-// the kernel sleep; it covers Go's timer overshoot with room to spare.
-const coarseLead = 3 * time.Millisecond
+type waiter struct {
+	at, wake int64 // deadline and wake-up time, ns since base
+	ch       chan struct{}
+}
 
 var (
 	defaultOnce  sync.Once
@@ -85,27 +92,44 @@ func Default() *Timer {
 	return defaultTimer
 }
 
-// New returns a Timer with its own margin estimate.
+// New starts a Timer. If the kernel offers no timerfd it falls back to Go's
+// timers (correct, never early, but coarse). A Timer lives as long as the
+// process; its serving goroutine parks in the netpoller when idle.
 func New(opts Options) *Timer {
 	if opts.Quantile <= 0 || opts.Quantile >= 1 {
-		opts.Quantile = 0.9
+		opts.Quantile = 0.75
 	}
 	if opts.MinMargin <= 0 {
 		opts.MinMargin = 5 * time.Microsecond
 	}
 	if opts.MaxMargin <= 0 {
-		opts.MaxMargin = time.Millisecond
+		opts.MaxMargin = 150 * time.Microsecond
 	}
-	t := &Timer{opts: opts, base: time.Now()}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
-		t.kbase = ts.Nano() - int64(time.Since(t.base))
-	}
+	t := &Timer{opts: opts, base: time.Now(), tfd: -1, wake: make(chan struct{}, 1)}
+	t.pool.New = func() any { return &waiter{ch: make(chan struct{}, 1)} }
 	// Start near the wake-up latency of a typical VM; the estimate moves to
 	// this host's within a few hundred sleeps.
 	t.margin.Store(int64(min(max(80*time.Microsecond, opts.MinMargin), opts.MaxMargin)))
+	var ts unix.Timespec
+	err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	if err == nil {
+		t.kbase = ts.Nano() - int64(time.Since(t.base))
+		t.tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	}
+	if err == nil {
+		// A non-blocking fd given to os.NewFile goes to the netpoller.
+		t.file = os.NewFile(uintptr(t.tfd), "meshbench-timer")
+		t.rc, err = t.file.SyscallConn()
+	}
+	if err != nil {
+		t.fallbak = true
+		return t
+	}
+	go t.serve()
 	return t
 }
+
+func (t *Timer) now() int64 { return int64(time.Since(t.base)) }
 
 // SleepUntil returns at deadline or very soon after it, never before.
 func (t *Timer) SleepUntil(deadline time.Time) {
@@ -114,21 +138,20 @@ func (t *Timer) SleepUntil(deadline time.Time) {
 	if now >= at {
 		return
 	}
-	if d := time.Duration(at-now) - coarseLead; d > 0 {
-		time.Sleep(d)
+	if t.fallbak {
+		time.Sleep(time.Duration(at - now))
+		return
 	}
 	margin := t.margin.Load()
 	if t.opts.NoSpin {
 		margin = 0
 	}
-	wake := at - margin
-	if now = t.now(); now < wake {
-		// Timer slack is per thread and the goroutine may be on any thread;
-		// setting it costs less than the 50 µs of default slack it removes.
-		_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-		ts := unix.NsecToTimespec(t.kbase + wake)
-		for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil) == unix.EINTR {
-		}
+	if wake := at - margin; wake > now {
+		w := t.pool.Get().(*waiter)
+		w.at, w.wake = at, wake
+		t.push(w)
+		<-w.ch
+		t.pool.Put(w)
 		now = t.now()
 		if !t.opts.NoSpin {
 			t.observe(now - wake)
@@ -144,7 +167,66 @@ func (t *Timer) SleepUntil(deadline time.Time) {
 // Sleep is SleepUntil(time.Now().Add(d)).
 func (t *Timer) Sleep(d time.Duration) { t.SleepUntil(time.Now().Add(d)) }
 
-func (t *Timer) now() int64 { return int64(time.Since(t.base)) }
+func (t *Timer) push(w *waiter) {
+	t.mu.Lock()
+	heapPush(&t.heap, w)
+	if t.heap[0] == w && (t.armed == 0 || w.wake < t.armed) {
+		t.arm(w.wake)
+	}
+	t.mu.Unlock()
+}
+
+// arm sets the timerfd to fire at wake (ns since base). Called with mu held.
+func (t *Timer) arm(wake int64) {
+	abs := max(t.kbase+wake, 1) // 0 would disarm; a past time fires at once
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(abs)}
+	if err := unix.TimerfdSettime(t.tfd, unix.TFD_TIMER_ABSTIME, &spec, nil); err != nil {
+		// Cannot happen with a valid fd; make the serving goroutine poll.
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+	t.armed = wake
+}
+
+// serve wakes waiters as their time comes.
+func (t *Timer) serve() {
+	var buf [8]byte
+	var due []*waiter
+	ready := func(fd uintptr) bool {
+		_, err := unix.Read(int(fd), buf[:])
+		return err != unix.EAGAIN
+	}
+	for {
+		t.mu.Lock()
+		now := t.now()
+		due = due[:0]
+		for len(t.heap) > 0 && t.heap[0].wake <= now {
+			due = append(due, heapPop(&t.heap))
+		}
+		t.armed = 0
+		if len(t.heap) > 0 {
+			t.arm(t.heap[0].wake)
+		}
+		t.mu.Unlock()
+		for _, w := range due {
+			w.ch <- struct{}{}
+		}
+		if len(due) > 0 {
+			continue // the heap may have changed while we sent
+		}
+		select {
+		case <-t.wake:
+			continue
+		default:
+		}
+		// Park in the netpoller until the timerfd expires.
+		if err := t.rc.Read(ready); err != nil {
+			return
+		}
+	}
+}
 
 // observe feeds one wake-up lateness into the streaming quantile estimate
 // of the margin: each observation moves it up by q steps or down by 1-q
@@ -180,4 +262,43 @@ func (t *Timer) Stats() Stats {
 	t.statMu.Unlock()
 	s.Margin = time.Duration(t.margin.Load())
 	return s
+}
+
+func heapPush(h *[]*waiter, w *waiter) {
+	*h = append(*h, w)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p].wake <= s[i].wake {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func heapPop(h *[]*waiter) *waiter {
+	s := *h
+	n := len(s) - 1
+	w := s[0]
+	s[0] = s[n]
+	s[n] = nil
+	s = s[:n]
+	*h = s
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && s[r].wake < s[l].wake {
+			c = r
+		}
+		if s[i].wake <= s[c].wake {
+			break
+		}
+		s[i], s[c] = s[c], s[i]
+		i = c
+	}
+	return w
 }

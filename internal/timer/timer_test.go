@@ -62,9 +62,24 @@ func TestMarginFollowsLateness(t *testing.T) {
 }
 
 // BenchmarkOvershoot reports how late a sleep returns with this Timer, with
-// the kernel sleep alone (NoSpin), and with time.Sleep, plus the CPU the
+// the timerfd wake-up alone (NoSpin), and with time.Sleep, plus the CPU the
 // spin costs per sleep. Sleeps of 1.5 ms exercise the kernel stage only,
 // 5 ms the coarse stage too.
+func TestHeapOrder(t *testing.T) {
+	var h []*waiter
+	in := []int64{5, 3, 9, 1, 7, 3, 8, 2, 6, 0}
+	for _, v := range in {
+		heapPush(&h, &waiter{wake: v})
+	}
+	var out []int64
+	for len(h) > 0 {
+		out = append(out, heapPop(&h).wake)
+	}
+	if len(out) != len(in) || !sort.SliceIsSorted(out, func(i, j int) bool { return out[i] < out[j] }) {
+		t.Fatalf("heap gave %v", out)
+	}
+}
+
 func BenchmarkOvershoot(b *testing.B) {
 	run := func(b *testing.B, d time.Duration, sleep func(time.Time)) {
 		over := make([]time.Duration, 0, b.N)

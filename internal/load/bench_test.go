@@ -1,0 +1,109 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/backend"
+	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/scenario"
+)
+
+// childBackendEnv makes the test binary a backend process (see TestMain),
+// so that the benchmark's getrusage counts the load generator alone.
+const childBackendEnv = "MESHBENCH_LOAD_TEST_BACKEND"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childBackendEnv) != "" {
+		s, err := backend.Start(context.Background(), "127.0.0.1:0", backend.Config{Payload: 1024})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(s.Addr())
+		io.Copy(io.Discard, os.Stdin) // serve until the parent closes our stdin
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// childBackend starts the backend in a child process and returns its URL.
+func childBackend(b *testing.B) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childBackendEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("child backend: %v", err)
+	}
+	return "http://" + strings.TrimSpace(addr)
+}
+
+func cpuTime() (user, sys time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+// BenchmarkLoad2000 is the CPU cost of the load generator: 2000 req/s for
+// 10 s (after 1 s of warm-up) against the backend in another process, in
+// CPU seconds per 10k requests (user+system, from getrusage), beside the
+// p50/p99 it measured. Run with -benchtime=1x; each iteration is one run.
+//
+//	go test -run '^$' -bench Load2000 -benchtime 1x ./internal/load
+func BenchmarkLoad2000(b *testing.B) {
+	url := childBackend(b)
+	d := 10 * time.Second
+	if s := os.Getenv("MESHBENCH_BENCH_SECONDS"); s != "" {
+		fmt.Sscan(s, &d)
+		d *= time.Second
+	}
+	for i := 0; i < b.N; i++ {
+		u0, s0 := cpuTime()
+		res, err := Run(context.Background(), Config{
+			Targets: []string{url}, Rate: scenario.Rate{RPS: 2000},
+			Warmup: time.Second, Duration: d,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		u1, s1 := cpuTime()
+		cpu := u1 - u0 + s1 - s0
+		// Warm-up requests cost CPU too: divide by everything sent.
+		sent := res.Requests + int64(2000*time.Second/time.Second)
+		p := results.Summarize(res.Response)
+		b.ReportMetric(cpu.Seconds()/float64(sent)*1e4, "cpu-s/10k")
+		b.ReportMetric((s1-s0).Seconds()/float64(sent)*1e4, "sys-s/10k")
+		b.ReportMetric(p.P50, "p50-ms")
+		b.ReportMetric(p.P99, "p99-ms")
+		b.ReportMetric(res.AchievedRate, "req/s")
+		b.ReportMetric(float64(res.LateCount), "late-n")
+		b.ReportMetric(float64(res.Dispatch.ValueAtQuantile(99))/1e3, "dispatch-p99-µs")
+		if res.Errors > 0 {
+			b.Errorf("%d errors: %v", res.Errors, res.ErrorsByClass)
+		}
+	}
+}

@@ -1,0 +1,363 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/backend"
+	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/scenario"
+	"github.com/meshbench/meshbench/internal/timer"
+)
+
+// TestCoordinatedOmission drives a server that stalls every request for the
+// first S of every period P. Request intended at phase φ < S of a period
+// waits S − φ; with intended phases spread evenly over the period, the share
+// of requests waiting more than x is (S − x)/P, so the q-quantile of response
+// time is S − (1 − q)·P (plus the round trip). The engine must report that;
+// a closed loop, which sends nothing while it waits, sees one slow request
+// per stall and reports a far smaller p99, as measured here too.
+func TestCoordinatedOmission(t *testing.T) {
+	const (
+		S    = 40 * time.Millisecond
+		P    = 97 * time.Millisecond // prime in ms: 2 ms sends sweep every phase
+		rate = 500
+	)
+	t0 := time.Now()
+	tm := timer.Default()
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Since(t0)
+		if ph := now % P; ph < S {
+			tm.SleepUntil(t0.Add(now - ph + S))
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer stall.Close()
+
+	res, err := Run(context.Background(), Config{
+		Targets:  []string{stall.URL},
+		Rate:     scenario.Rate{RPS: rate},
+		Warmup:   200 * time.Millisecond,
+		Duration: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Unsent != 0 {
+		t.Fatalf("errors %d unsent %d, want none", res.Errors, res.Unsent)
+	}
+	expect := func(q float64) time.Duration { return S - time.Duration((1-q)*float64(P)) }
+	closed := closedLoop(t, stall.URL, 3*time.Second)
+	slack := 2 * time.Millisecond
+	if raceEnabled {
+		slack = 5 * time.Millisecond // everything runs several times slower
+	}
+	for _, q := range []float64{0.90, 0.99, 0.999} {
+		got := time.Duration(res.Response.ValueAtQuantile(q * 100))
+		want := expect(q)
+		t.Logf("p%g: measured %s, expected from the stall pattern %s, closed loop %s", q*100, got, want, closed(q))
+		// Below: the round trip only adds. Above: the server's wake-up at the
+		// end of a stall and the round trip, which stay well under 2 ms.
+		if got < want-500*time.Microsecond || got > want+slack {
+			t.Errorf("p%g = %s, want %s (−0.5 ms/+%s)", q*100, got, want, slack)
+		}
+	}
+	if c := closed(0.99); 5*c > time.Duration(res.Response.ValueAtQuantile(99)) {
+		t.Errorf("closed loop p99 %s is not far below the open-model p99: the stall pattern did not bite", c)
+	}
+}
+
+// closedLoop sends requests back to back on one connection, as a closed-loop
+// tool does, and returns its latency quantiles.
+func closedLoop(t *testing.T, url string, d time.Duration) func(q float64) time.Duration {
+	t.Helper()
+	tg, err := newTarget(url, Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", tg.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var lat []time.Duration
+	var p respParser
+	buf := make([]byte, 4096)
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		start := time.Now()
+		if _, err := c.Write(tg.raw); err != nil {
+			t.Fatal(err)
+		}
+		p.reset(false)
+		for done := false; !done; {
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, done, err = p.feed(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
+}
+
+// TestErrorClasses spreads requests round robin over four targets, each
+// failing its own way, and checks that every failure lands in its class and
+// in the latency record.
+func TestErrorClasses(t *testing.T) {
+	// connect: a port nobody listens on any more.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	// timeout: answers long after the request timeout.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	// 5xx: the backend failing everything.
+	failing, err := backend.Start(context.Background(), "127.0.0.1:0", backend.Config{ErrorRate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer failing.Close()
+	// other: a server that speaks no HTTP.
+	garbage := rawServer(t, func(c net.Conn) {
+		io.WriteString(c, "SSH-2.0-OpenSSH_9.2\r\n\r\n")
+		c.Close()
+	})
+
+	res, err := Run(context.Background(), Config{
+		Targets:     []string{refused, slow.URL, failing.URL(), garbage},
+		Rate:        scenario.Rate{RPS: 80},
+		Duration:    time.Second,
+		Connections: 40,
+		Timeout:     150 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{ClassConnect: 20, ClassTimeout: 20, Class5xx: 20, ClassOther: 20}
+	for class, n := range want {
+		if got := res.ErrorsByClass[class]; got != n {
+			t.Errorf("errors[%s] = %d, want %d (all: %v)", class, got, n, res.ErrorsByClass)
+		}
+	}
+	if res.Errors != 80 || res.Requests != 80 {
+		t.Errorf("requests %d errors %d, want 80 and 80", res.Requests, res.Errors)
+	}
+	if n := res.Response.TotalCount(); n != 80 {
+		t.Errorf("latency record holds %d requests, want all 80 failures", n)
+	}
+	// The timeouts bound the worst latency from below.
+	if max := time.Duration(res.Response.Max()); max < 150*time.Millisecond {
+		t.Errorf("max latency %s, want at least the 150ms timeout", max)
+	}
+}
+
+// rawServer accepts connections and hands each to serve; it returns the base URL.
+func rawServer(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestCancelReturnsPartialResult cancels a 30 s run after half a second,
+// with requests in flight that would take 3 s, and expects a prompt,
+// consistent partial result.
+func TestCancelReturnsPartialResult(t *testing.T) {
+	b := startBackend(t, backend.Config{Delay: 3 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := Run(ctx, Config{
+		Targets:     []string{b.URL()},
+		Rate:        scenario.Rate{RPS: 100},
+		Duration:    30 * time.Second,
+		Connections: 8,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("returned after %s: %d requests, %d unsent, errors %v, window %s",
+		took, res.Requests, res.Unsent, res.ErrorsByClass, res.Window())
+	// Liveness, not precision: the drain is bounded at 1 s.
+	if took > 5*time.Second {
+		t.Errorf("Run took %s after a cancel at 0.5s", took)
+	}
+	if !res.Interrupted {
+		t.Error("Interrupted = false")
+	}
+	if w := res.Window(); w <= 0 || w > time.Second {
+		t.Errorf("window %s, want the 0.5 s before the cancel", w)
+	}
+	// 8 connections held by 3 s requests: 8 were sent, the rest waited.
+	if res.Requests != 8 || res.ErrorsByClass[ClassTimeout] != 8 {
+		t.Errorf("requests %d, timeouts %d; want the 8 in flight, cut by the drain", res.Requests, res.ErrorsByClass[ClassTimeout])
+	}
+	if res.Unsent < 20 {
+		t.Errorf("unsent %d, want the ~32 that waited for a connection", res.Unsent)
+	}
+	if got := res.Response.TotalCount(); got != res.Requests+res.Unsent {
+		t.Errorf("latency record holds %d, want requests+unsent = %d", got, res.Requests+res.Unsent)
+	}
+	var p results.Path
+	if err := res.Fill(&p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) == 0 {
+		t.Error("no warning about the unsent requests")
+	}
+}
+
+// TestMemoryFlat: the engine allocates a fixed amount per run, not per
+// request. Two runs of different lengths against an allocation-free server
+// must differ by well under one allocation per extra request.
+func TestMemoryFlat(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	url := rawServer(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		for {
+			// Requests are a head without a body: read to the blank line.
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if len(line) <= 2 {
+					break
+				}
+			}
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+		}
+	})
+	mallocs := func(d time.Duration) (uint64, int64) {
+		runtime.GC()
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		res, err := Run(context.Background(), Config{
+			Targets: []string{url}, Rate: scenario.Rate{RPS: 1000}, Duration: d, Connections: 8,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&b)
+		return b.Mallocs - a.Mallocs, res.Requests
+	}
+	m1, n1 := mallocs(500 * time.Millisecond)
+	m2, n2 := mallocs(2 * time.Second)
+	per := (float64(m2) - float64(m1)) / float64(n2-n1)
+	t.Logf("%d requests: %d mallocs; %d requests: %d mallocs; %.3f allocs per extra request", n1, m1, n2, m2, per)
+	if per > 0.5 {
+		t.Errorf("%.2f allocations per request: memory grows with run length", per)
+	}
+}
+
+func TestFillSetsPathFields(t *testing.T) {
+	b := startBackend(t, backend.Config{ErrorRate: 0.5, Seed: 7})
+	res, err := Run(context.Background(), Config{
+		Targets: []string{b.URL()}, Rate: scenario.Rate{RPS: 200}, Duration: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p results.Path
+	if err := res.Fill(&p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Requests != 100 || p.TargetRate != 200 || p.Late.ThresholdMs != 1 {
+		t.Errorf("requests %d target %g threshold %g", p.Requests, p.TargetRate, p.Late.ThresholdMs)
+	}
+	if p.ErrorsByClass[Class5xx] != p.Errors || p.Errors < 30 || p.Errors > 70 {
+		t.Errorf("errors %d by class %v, want about half as 5xx", p.Errors, p.ErrorsByClass)
+	}
+	h, err := results.DecodeHistogram(p.Histogram)
+	if err != nil || h.TotalCount() != 100 {
+		t.Errorf("histogram round trip: %v, %v", h, err)
+	}
+	if p.LatencyMs.Count != 100 || p.ServiceTimeMs.Count != 100 || len(p.Timeline) != 1 || p.Timeline[0].Requests != 100 {
+		t.Errorf("latency %+v service %+v timeline %+v", p.LatencyMs, p.ServiceTimeMs, p.Timeline)
+	}
+	if p.Throughput >= p.AchievedRate {
+		t.Errorf("throughput %g counts failed requests (achieved %g)", p.Throughput, p.AchievedRate)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	ok := Config{Targets: []string{"http://127.0.0.1:1"}, Rate: scenario.Rate{RPS: 1}, Duration: time.Second}
+	bad := map[string]func(*Config){
+		"no targets":     func(c *Config) { c.Targets = nil },
+		"https":          func(c *Config) { c.Targets = []string{"https://127.0.0.1:1"} },
+		"zero rate":      func(c *Config) { c.Rate.RPS = 0 },
+		"zero duration":  func(c *Config) { c.Duration = 0 },
+		"negative conns": func(c *Config) { c.Connections = -1 },
+		"fewer conns than targets": func(c *Config) {
+			c.Targets = []string{"http://127.0.0.1:1", "http://127.0.0.1:2"}
+			c.Connections = 1
+		},
+		"bad header":  func(c *Config) { c.Request.Header = http.Header{"X-A": {"a\r\nb"}} },
+		"bad path":    func(c *Config) { c.Request.Path = "no-slash" },
+		"bad method":  func(c *Config) { c.Request.Method = "GE T" },
+		"host header": func(c *Config) { c.Request.Header = http.Header{"Host": {"x"}} },
+	}
+	for name, mutate := range bad {
+		c := ok
+		mutate(&c)
+		if _, err := Run(context.Background(), c); err == nil {
+			t.Errorf("%s: Run accepted the config", name)
+		}
+	}
+}
+
+func ExampleNewSchedule() {
+	s, _ := NewSchedule(scenario.Rate{Shape: "linear", RPS: 0, End: 100}, 2*time.Second)
+	for _, k := range []int64{0, 1, 4, 25, 99} {
+		off, _ := s.Offset(k)
+		fmt.Printf("request %d leaves at %s\n", k, off)
+	}
+	fmt.Println("requests:", s.Count())
+	// Output:
+	// request 0 leaves at 0s
+	// request 1 leaves at 200ms
+	// request 4 leaves at 400ms
+	// request 25 leaves at 1s
+	// request 99 leaves at 1.989974874s
+	// requests: 100
+}
