@@ -74,8 +74,15 @@ func cpuTime() (user, sys time.Duration) {
 // p50/p99 it measured. Run with -benchtime=1x; each iteration is one run.
 //
 //	go test -run '^$' -bench Load2000 -benchtime 1x ./internal/load
+//
+// MESHBENCH_BENCH_URL measures against an existing endpoint instead (for
+// comparisons with peers.sh against the same server), and
+// MESHBENCH_BENCH_SECONDS shortens or lengthens the window.
 func BenchmarkLoad2000(b *testing.B) {
-	url := childBackend(b)
+	url := os.Getenv("MESHBENCH_BENCH_URL")
+	if url == "" {
+		url = childBackend(b)
+	}
 	d := 10 * time.Second
 	if s := os.Getenv("MESHBENCH_BENCH_SECONDS"); s != "" {
 		fmt.Sscan(s, &d)
