@@ -30,10 +30,11 @@ func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs)) e
 		errLog = io.Discard
 	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	tcpLn, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
+	ln := fastListener{tcpLn}
 	defer ln.Close()
 	srv, err := p.server(cfg, errLog)
 	if err != nil {

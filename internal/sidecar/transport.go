@@ -22,7 +22,7 @@ func newTransport(cfg Config) (http.RoundTripper, error) {
 		// Never route through an HTTP_PROXY from the environment: the
 		// sidecar is the proxy.
 		Proxy:               nil,
-		DialContext:         d.DialContext,
+		DialContext:         fastDial(d),
 		MaxIdleConnsPerHost: cfg.MaxIdlePerUpstream,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: cfg.ConnectTimeout,
