@@ -141,6 +141,8 @@ and the host figures that explain them.`,
 		newGateCmd(w),
 		newBackendCmd(w),
 		newSidecarCmd(w),
+		newHostCmd(w),
+		newReportCmd(w),
 		newVersionCmd(w),
 	)
 	return root
