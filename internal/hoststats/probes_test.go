@@ -1,0 +1,114 @@
+package hoststats
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/results"
+)
+
+func TestRunProbesRejectsUnknown(t *testing.T) {
+	t.Parallel()
+	q, err := RunProbes(context.Background(), Roots{}, []string{"jitter", "fsnyc"}, t.TempDir())
+	if q != nil || !errext.IsBadInput(err) {
+		t.Errorf("got %v, %v; want a bad-input error", q, err)
+	}
+}
+
+// TestRunProbesFitDeadline runs the jitter and fsync probes for real in a
+// 600 ms budget: they must shrink to fit and still measure.
+func TestRunProbesFitDeadline(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	q, err := RunProbes(ctx, Roots{}, []string{"jitter", "fsync"}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 700*time.Millisecond {
+		t.Errorf("took %v with a 600ms deadline", took)
+	}
+	j, f := q.Jitter, q.Fsync
+	if j == nil || j.Error != "" || j.Sleep.Samples < 50 || j.Busy.Samples < 50 || j.CPUSeconds <= 0 {
+		t.Errorf("jitter %+v", j)
+	}
+	// Spinning costs its whole half in CPU; sleeping almost none.
+	if j != nil && j.CPUSeconds > j.Sleep.DurationS+j.Busy.DurationS+0.05 {
+		t.Errorf("jitter used %vs of CPU in %vs", j.CPUSeconds, j.Sleep.DurationS+j.Busy.DurationS)
+	}
+	if f == nil || f.Error != "" || f.Ops == 0 || f.P99Ms <= 0 || f.BlockBytes != 2300 || f.OpsPerS <= 0 {
+		t.Errorf("fsync %+v", f)
+	}
+	if q.Audit != nil || len(q.Verdicts) != 2 {
+		t.Errorf("audit %+v verdicts %+v", q.Audit, q.Verdicts)
+	}
+}
+
+func TestAuditThisHost(t *testing.T) {
+	t.Parallel()
+	q, err := RunProbes(context.Background(), fixture("thishost"), []string{"audit"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range q.Audit.Checks {
+		got[c.Name] = c.Status
+		if (c.Status == "warn") != (c.Fix != "") {
+			t.Errorf("%s: status %s with fix %q", c.Name, c.Status, c.Fix)
+		}
+	}
+	want := map[string]string{"open_files": "warn", "net.core.somaxconn": "ok", "net.ipv4.tcp_tw_reuse": "warn",
+		"cpu_governor": "unknown", "transparent_hugepages": "ok"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s, want %s", k, got[k], v)
+		}
+	}
+	// The fixture has no files for these: unknown, not ok and not a miss.
+	q, _ = RunProbes(context.Background(), fixture("openvz"), []string{"audit"}, "")
+	for _, c := range q.Audit.Checks {
+		if c.Status != "unknown" {
+			t.Errorf("openvz %s: %s (%s)", c.Name, c.Status, c.Value)
+		}
+	}
+}
+
+func TestAuditChecks(t *testing.T) {
+	t.Parallel()
+	if c := auditNofile("Max open files            1024                 1048576              files\n"); c.Status != "ok" || c.Value != "soft 1024, hard 1048576" {
+		t.Errorf("nofile %+v", c)
+	}
+	if c := auditGovernor([]string{"performance", "powersave"}); c.Status != "warn" || c.Value != "performance,powersave" {
+		t.Errorf("governor %+v", c)
+	}
+	if c := auditTHP("[always] madvise never\n"); c.Status != "warn" || c.Fix == "" {
+		t.Errorf("thp %+v", c)
+	}
+	if c := auditSysctl("net.core.somaxconn", "128", 4096, false, "fix"); c.Status != "warn" {
+		t.Errorf("somaxconn %+v", c)
+	}
+}
+
+func TestBudget(t *testing.T) {
+	t.Parallel()
+	if b := budget(context.Background(), 2*time.Second, 2); b != 2*time.Second {
+		t.Errorf("no deadline: %v", b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if b := budget(ctx, 2*time.Second, 2); b > 450*time.Millisecond || b < 400*time.Millisecond {
+		t.Errorf("1s for two probes: %v each", b)
+	}
+}
+
+func TestJitterLoopsSummaries(t *testing.T) {
+	t.Parallel()
+	l := busyLoop(context.Background(), 50*time.Millisecond)
+	if l.Samples < 40 || l.P50Ms > l.P99Ms || l.P99Ms > l.MaxMs || l.LostPct < 0 || l.LostPct > 100 {
+		t.Errorf("busy %+v", l)
+	}
+	var _ results.JitterLoop = sleepLoop(context.Background(), 20*time.Millisecond)
+}
