@@ -37,6 +37,14 @@ func TestMain(m *testing.M) {
 		}
 		fmt.Printf("child %d\n", p.Pid())
 		select {}
+	case "listen":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("port %d\n", ln.Addr().(*net.TCPAddr).Port)
+		select {}
 	case "burn":
 		// Touches 64 MiB and spins the CPU for 300 ms, then idles.
 		b := make([]byte, 64<<20)
@@ -415,5 +423,31 @@ func TestParseStat(t *testing.T) {
 	}
 	if _, err := parseHWM(bufio.NewScanner(strings.NewReader("Name:\tz\nState:\tZ (zombie)\n"))); err == nil {
 		t.Error("zombie status: no error")
+	}
+}
+
+// TestListensOn tells the port a child listens on from one that another
+// process (this test) holds.
+func TestListensOn(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := startT(t, Spec{Name: "listener", Path: os.Args[0], Args: []string{"-test.run=^$"}, Env: []string{helperEnv + "=listen"}})
+	port := atoi(t, waitOutput(t, p, "port "))
+	if ok, err := p.ListensOn(port); !ok || err != nil {
+		t.Errorf("ListensOn(its own port %d) = %v, %v", port, ok, err)
+	}
+	if ok, err := p.ListensOn(ln.Addr().(*net.TCPAddr).Port); ok || err != nil {
+		t.Errorf("ListensOn(a port it does not hold) = %v, %v", ok, err)
+	}
+	table := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n" +
+		"   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 100 0 0 10 0\n" +
+		"   2: 0100007F:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4444 1 0 100 0 0 10 0\n"
+	if got := listeningInodes(table, 8080); len(got) != 1 || got[0] != "4242" {
+		t.Errorf("listeningInodes(8080) = %v, want [4242] (the LISTEN row only)", got)
 	}
 }

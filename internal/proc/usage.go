@@ -211,3 +211,53 @@ func groupPids(root string, pgid int) []int {
 	}
 	return out
 }
+
+// ListensOn reports whether a process of the child's group holds a
+// listening TCP socket on port. A proxy told to listen on a port picked in
+// advance may find it taken by another program that answers HTTP too; this
+// tells the two apart.
+func (p *Process) ListensOn(port int) (bool, error) {
+	inodes := map[string]bool{}
+	for _, f := range []string{"net/tcp", "net/tcp6"} {
+		b, err := os.ReadFile(filepath.Join(procRoot, f))
+		if err != nil && f == "net/tcp" {
+			return false, err
+		}
+		for _, ino := range listeningInodes(string(b), port) {
+			inodes[ino] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return false, nil
+	}
+	for _, pid := range groupPids(procRoot, p.pid) {
+		fds := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
+		ents, err := os.ReadDir(fds)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			l, err := os.Readlink(filepath.Join(fds, e.Name()))
+			if ino, ok := strings.CutPrefix(l, "socket:["); err == nil && ok && inodes[strings.TrimSuffix(ino, "]")] {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// listeningInodes parses /proc/net/tcp{,6} and returns the inodes of the
+// sockets listening on port.
+func listeningInodes(table string, port int) []string {
+	var out []string
+	want := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(table, "\n")[1:] {
+		f := strings.Fields(line)
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		if len(f) < 10 || f[3] != "0A" || !strings.HasSuffix(f[1], want) {
+			continue
+		}
+		out = append(out, f[9])
+	}
+	return out
+}
