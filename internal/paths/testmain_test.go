@@ -4,18 +4,23 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/meshbench/meshbench/internal/backend"
+	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/paths"
 	"github.com/meshbench/meshbench/internal/proc"
+	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
 
@@ -152,5 +157,112 @@ func groupGone(t *testing.T, pids []int) {
 		if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
 			t.Errorf("pid %d still exists after Stop (kill(0) = %v)", pid, err)
 		}
+	}
+}
+
+// getN sends n GETs to base and fails the test unless every one is a 200
+// with the replicas' 512-byte body.
+func getN(t *testing.T, base string, n int) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	for i := range n {
+		resp, err := c.Get(base + "/")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || len(b) != 512 {
+			t.Fatalf("request %d: %s, %d bytes, %v", i, resp.Status, len(b), err)
+		}
+	}
+}
+
+// pidser is what the binary-proxy paths expose for these tests.
+type pidser interface{ Pids() []int }
+
+// pidsOf lists the live processes of a started binary-proxy path.
+func pidsOf(t *testing.T, inst paths.Instance) []int {
+	t.Helper()
+	p, ok := inst.(pidser)
+	if !ok {
+		t.Fatalf("%T has no Pids method", inst)
+	}
+	return p.Pids()
+}
+
+// runningIn lists the processes whose command line mentions dir: what a
+// failed start could have left behind.
+func runningIn(dir string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir) {
+			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !strings.Contains(string(st), ") Z ") {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// checkPrivate checks that dir is 0700 and the named files in it 0600.
+func checkPrivate(t *testing.T, dir string, files ...string) {
+	t.Helper()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: mode %v, want 0700", dir, fi.Mode().Perm())
+	}
+	for _, f := range files {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
+}
+
+// loadUntilCPU sends requests through base until Usage shows CPU time
+// (the kernel counts it in 10 ms ticks), and returns that Usage.
+func loadUntilCPU(t *testing.T, inst paths.Instance) *results.Proxy {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		getN(t, inst.Targets()[0], 50)
+		u, err := inst.Usage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.CPUSeconds > 0 || time.Now().After(deadline) {
+			return u
+		}
+	}
+}
+
+// refused checks that Check and Start both refuse spec as bad input (exit 2)
+// naming want, and that Start left nothing running.
+func refused(t *testing.T, spec scenario.PathSpec, env paths.Env, want string) {
+	t.Helper()
+	if err := paths.Check(spec, env); errext.Code(err) != 2 || !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("Check %v: got %v (exit %d), want exit 2 naming %q", spec.Settings, err, errext.Code(err), want)
+	}
+	inst, err := paths.Start(context.Background(), spec, env)
+	if inst != nil {
+		inst.Stop()
+	}
+	if errext.Code(err) != 2 {
+		t.Errorf("Start %v: got %v (exit %d), want exit 2", spec.Settings, err, errext.Code(err))
+	}
+	if left := runningIn(env.TempDir); len(left) > 0 {
+		t.Errorf("Start %v left %v running", spec.Settings, left)
 	}
 }
