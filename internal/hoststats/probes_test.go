@@ -32,7 +32,7 @@ func TestRunProbesFitDeadline(t *testing.T) {
 		t.Errorf("took %v with a 600ms deadline", took)
 	}
 	j, f := q.Jitter, q.Fsync
-	if j == nil || j.Error != "" || j.Sleep.Samples < 50 || j.Busy.Samples < 50 || j.CPUSeconds <= 0 {
+	if j == nil || j.Error != "" || j.Sleep.Samples < 20 || j.Busy.Samples < 20 || j.CPUSeconds <= 0 {
 		t.Errorf("jitter %+v", j)
 	}
 	// Spinning costs its whole half in CPU; sleeping almost none.
@@ -107,7 +107,7 @@ func TestBudget(t *testing.T) {
 func TestJitterLoopsSummaries(t *testing.T) {
 	t.Parallel()
 	l := busyLoop(context.Background(), 50*time.Millisecond)
-	if l.Samples < 40 || l.P50Ms > l.P99Ms || l.P99Ms > l.MaxMs || l.LostPct < 0 || l.LostPct > 100 {
+	if l.Samples < 10 || l.P50Ms > l.P99Ms || l.P99Ms > l.MaxMs || l.LostPct < 0 || l.LostPct > 100 {
 		t.Errorf("busy %+v", l)
 	}
 	var _ results.JitterLoop = sleepLoop(context.Background(), 20*time.Millisecond)
