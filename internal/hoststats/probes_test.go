@@ -112,3 +112,18 @@ func TestJitterLoopsSummaries(t *testing.T) {
 	}
 	var _ results.JitterLoop = sleepLoop(context.Background(), 20*time.Millisecond)
 }
+
+func TestBeyondMedian(t *testing.T) {
+	t.Parallel()
+	h := results.NewHistogram()
+	for i := range 100 {
+		v := 100 * time.Microsecond // the usual slack
+		if i%10 == 0 {
+			v = 1100 * time.Microsecond // a 1 ms hiccup beyond it
+		}
+		_ = h.RecordValue(int64(v))
+	}
+	if got := beyondMedian(h); got < 9900*time.Microsecond || got > 10100*time.Microsecond {
+		t.Errorf("beyond median %v, want about 10ms", got)
+	}
+}

@@ -163,7 +163,8 @@ type JitterLoop struct {
 	P999Ms    float64 `json:"p999_ms"`
 	MaxMs     float64 `json:"max_ms"`
 	// LostPct is the share of the loop's wall time the thread did not get:
-	// oversleep for the sleep loop, stalls over 10 µs for the busy loop.
+	// for the sleep loop, lateness beyond its median (the usual timer slack
+	// is not counted); for the busy loop, stalls over 10 µs.
 	LostPct float64 `json:"lost_pct"`
 }
 
