@@ -1,12 +1,99 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/report"
+	"github.com/meshbench/meshbench/internal/results"
 )
 
-// Placeholder: replaced by the report command's own file.
+type reportOptions struct {
+	files  []string
+	format string
+	out    string
+}
+
 func newReportCmd(w *World) *cobra.Command {
-	return &cobra.Command{Use: "report", Short: "(being built)", RunE: func(*cobra.Command, []string) error { return errors.New("report: being built") }}
+	var o reportOptions
+	cmd := &cobra.Command{
+		Use:   "report FILE... [--format F] [--out FILE] [--plots DIR]",
+		Short: "Render result files as a table, markdown, JSON, CSV or charts",
+		Long: `report renders result files without re-running anything. One file gives the
+full report of its run: a row per path with response-time percentiles, the
+overhead of each hop over direct, the proxies' CPU and memory, and the host
+figures that explain them. Several files (from several hosts) give one
+side-by-side comparison, with a warning when their scenarios differ.
+
+Trials are merged by merging their HDR histograms; the spread across trials is
+shown beside the merged figure.`,
+		Example: `  meshbench report results/vps1-20261122T120000Z.json
+  meshbench report results/*.json --format markdown --out report.md --plots charts/
+  meshbench report run.json --format hlog --out run.hlog`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.files = args
+			return runReport(cmd.Context(), w, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, "|"))
+	f.StringVar(&o.out, "out", "", "write the report to this file (atomically) instead of stdout")
+	return cmd
+}
+
+func runReport(_ context.Context, w *World, o reportOptions) error {
+	if !slices.Contains(report.Formats, o.format) {
+		return errext.BadInputf("--format %q: want one of %s", o.format, strings.Join(report.Formats, ", "))
+	}
+	// Every file is read and checked before anything is written, so a bad
+	// file leaves no half-made report or charts behind.
+	files := make([]*results.File, len(o.files))
+	for i, p := range o.files {
+		f, err := results.Read(p)
+		if err != nil {
+			return err
+		}
+		files[i] = f
+	}
+	r, err := report.Build(files, nil)
+	if err != nil {
+		return errext.AsBadInput(blameFile(files, o.files, err))
+	}
+	opts := report.Options{}
+	var buf bytes.Buffer
+	if err := report.Write(&buf, r, o.format, opts); err != nil {
+		return err
+	}
+	if o.out == "" {
+		_, err := w.Stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
+		return fmt.Errorf("--out %s: %w", o.out, err)
+	}
+	fmt.Fprintf(w.Stderr, "wrote %s\n", o.out)
+	return nil
+}
+
+// blameFile finds which file made Build fail (a histogram that does not
+// decode, say), so the error names the file rather than its host.
+func blameFile(files []*results.File, names []string, err error) error {
+	for i, f := range files {
+		if _, e := report.Build([]*results.File{f}, nil); e != nil {
+			// Build's own prefix is the host label; the path says more.
+			if inner := errors.Unwrap(e); inner != nil {
+				e = inner
+			}
+			return fmt.Errorf("%s: %v", names[i], e)
+		}
+	}
+	return err
 }

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// reportFixture copies one of the report package's result files into dir.
+func reportFixture(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "report", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReportFormats(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	kvm := reportFixture(t, dir, "kvm-nvme.json")
+	ovz := reportFixture(t, dir, "openvz-sata.json")
+
+	out, stderr, code := runCLI(t, context.Background(), "report", kvm)
+	if code != 0 || !strings.Contains(out, "haproxy") || !strings.Contains(out, "+p99") {
+		t.Errorf("table: exit %d, stderr %q, out %q", code, stderr, out)
+	}
+	out, _, code = runCLI(t, context.Background(), "report", kvm, ovz, "--format", "json")
+	var doc struct {
+		Files []struct{ Name string } `json:"files"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Files) != 2 {
+		t.Errorf("json: exit %d, %d files", code, len(doc.Files))
+	}
+	dest := filepath.Join(dir, "report.txt")
+	out, _, code = runCLI(t, context.Background(), "report", kvm, ovz, "--out", dest)
+	data, err := os.ReadFile(dest)
+	if code != 0 || out != "" || err != nil || !strings.Contains(string(data), "vps-openvz-sata") {
+		t.Errorf("--out: exit %d, stdout %q, file %v %q", code, out, err, data)
+	}
+	_, stderr, code = runCLI(t, context.Background(), "report", kvm, "--format", "pdf")
+	if code != 2 {
+		t.Errorf("--format pdf: exit %d", code)
+	}
+	oneLine(t, stderr, "pdf")
+	_, _, code = runCLI(t, context.Background(), "report")
+	if code != 2 {
+		t.Errorf("no files: exit %d", code)
+	}
+}
+
+// A bad file fails the whole report with one line naming it, and nothing is
+// written: not the report, and not over the good files.
+func TestReportBadFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := reportFixture(t, dir, "kvm-nvme.json")
+	before, _ := os.ReadFile(good)
+	cases := map[string]string{
+		"truncated.json": `{"schema":"meshbench/v1","paths":[{"name":"direct"`,
+		"schema.json":    `{"schema":"other/v3","paths":[]}`,
+		"garbage.json":   "\x00\x01 not json",
+		"histogram.json": `{"schema":"meshbench/v1","paths":[{"name":"direct","kind":"direct","trial":1,"histogram":"HISTFAAAAbad"},{"name":"direct","kind":"direct","trial":2,"histogram":"HISTFAAAAbad"}]}`,
+	}
+	for name, body := range cases {
+		bad := filepath.Join(dir, name)
+		if err := os.WriteFile(bad, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(dir, "out-"+name+".md")
+		out, stderr, code := runCLI(t, context.Background(), "report", good, bad, "--out", dest)
+		if code != 2 || out != "" {
+			t.Errorf("%s: exit %d, stdout %q", name, code, out)
+		}
+		oneLine(t, stderr, name)
+		if _, err := os.Stat(dest); !os.IsNotExist(err) {
+			t.Errorf("%s: report written despite the bad file", name)
+		}
+	}
+	after, _ := os.ReadFile(good)
+	if string(before) != string(after) {
+		t.Error("the good input file changed")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+}
