@@ -2,6 +2,8 @@ package hoststats
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -125,5 +127,17 @@ func TestBeyondMedian(t *testing.T) {
 	}
 	if got := beyondMedian(h); got < 9900*time.Microsecond || got > 10100*time.Microsecond {
 		t.Errorf("beyond median %v, want about 10ms", got)
+	}
+}
+
+func TestFsyncLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "results")
+	f := runFsync(context.Background(), Roots{}, dir, 30*time.Millisecond)
+	if f.Error != "" || f.Ops == 0 {
+		t.Errorf("fsync %+v", f)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s was left behind (%v)", dir, err)
 	}
 }
