@@ -25,6 +25,7 @@ import (
 // stats socket gives the counters that tell how it coped: retries,
 // redispatches, health checks.
 func init() {
+	registerGauges("servers", "servers_up")
 	register("haproxy", Kind{Check: checkHAProxy, Start: startHAProxy})
 }
 

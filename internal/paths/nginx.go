@@ -26,6 +26,7 @@ import (
 // error log goes to the captured stderr, so no root-owned default path is
 // touched and a failed start shows why.
 func init() {
+	registerGauges("active_connections")
 	register("nginx", Kind{Check: checkNginx, Start: startNginx})
 }
 

@@ -103,3 +103,19 @@ func Start(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, erro
 	}
 	return inst, nil
 }
+
+// gauges are Usage counters that are levels (servers up, open connections)
+// rather than running totals: a run keeps their value at the end of the
+// measured window instead of the difference over it.
+var gauges = map[string]bool{}
+
+// registerGauges is called from a kind's file, in init, for each counter
+// name its Usage reports as a level.
+func registerGauges(names ...string) {
+	for _, n := range names {
+		gauges[n] = true
+	}
+}
+
+// IsGauge reports whether a Usage counter is a level rather than a total.
+func IsGauge(name string) bool { return gauges[name] }
