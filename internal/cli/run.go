@@ -2,30 +2,324 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/gate"
+	"github.com/meshbench/meshbench/internal/hoststats"
+	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/proc"
+	"github.com/meshbench/meshbench/internal/report"
+	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/scenario"
+	"github.com/meshbench/meshbench/scenarios"
 )
 
+// runOptions are run's flags. A flag overrides the scenario only when it was
+// given on the command line, so that a scenario's value is never replaced by
+// a flag's default.
 type runOptions struct {
 	scenarioFile string
+	paths        []string
+	rate         float64
+	duration     time.Duration
+	warmup       time.Duration
+	trials       int
+	connections  int
+	payload      int
+	backendDelay time.Duration
+	replicas     int
+	target       string
+	out          string
+	format       string
+	noHostStats  bool
+	probes       []string
+
+	// changed reports whether a flag was set on the command line.
+	changed func(name string) bool
 }
 
 func newRunCmd(w *World) *cobra.Command {
 	var o runOptions
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "run [SCENARIO.yaml]",
 		Short: "Measure every path of a scenario and write a result file",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `run starts the test backend replicas on 127.0.0.1, brings up each path of the
+scenario in front of them (direct, haproxy, nginx, linkerd, linkerd-mtls, exec),
+drives open-model load through each path in turn and records response time
+from each request's intended send time, so a stalled server cannot hide its
+own latency. The host is sampled while each path is measured.
+
+Without a scenario file it runs the embedded default scenario. Flags override
+the scenario. The table goes to stdout, progress to stderr, and the result
+file (meshbench/v1 JSON) to --out; its path is printed last.
+
+The load generator, the proxies and the backend share this host's CPUs: compare
+paths measured in the same run, and prefer --trials 3 on a noisy host.`,
+		Example: `  meshbench run                                   # default scenario, every path
+  meshbench run --paths direct,haproxy,linkerd --rate 2000 --duration 20s
+  meshbench run scenarios/classic.yaml --trials 3 --format markdown
+  meshbench run --paths direct --target http://127.0.0.1:8080 --rate 500`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.scenarioFile = args[0]
 			}
+			o.changed = func(name string) bool { return cmd.Flags().Changed(name) }
 			return runRun(cmd.Context(), w, o)
 		},
 	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.paths, "paths", nil, "paths to measure, comma separated (direct,haproxy,nginx,linkerd,linkerd-mtls, or names from the scenario)")
+	f.Float64Var(&o.rate, "rate", 0, "constant offered load, requests/s")
+	f.DurationVar(&o.duration, "duration", 0, "measured window per path per trial")
+	f.DurationVar(&o.warmup, "warmup", 0, "load sent before each window and not recorded")
+	f.IntVar(&o.trials, "trials", 0, "rounds; each measures every path once, in rotated order")
+	f.IntVar(&o.connections, "connections", 0, "max open connections per path")
+	f.IntVar(&o.payload, "payload", 0, "backend response size in bytes")
+	f.DurationVar(&o.backendDelay, "backend-delay", 0, "service time the backend adds, e.g. 1ms")
+	f.IntVar(&o.replicas, "replicas", 0, "backend replicas")
+	f.StringVar(&o.target, "target", "", "measure this existing HTTP endpoint as the direct path (no backend is started)")
+	f.StringVar(&o.out, "out", "results", "directory for the result file")
+	f.StringVar(&o.format, "format", "table", "stdout format: table, markdown or json")
+	f.BoolVar(&o.noHostStats, "no-host-stats", false, "do not sample the host during the runs")
+	f.StringSliceVar(&o.probes, "probes", nil, "host probes to run once before the first round: jitter,fsync,audit")
+	return cmd
 }
 
+// runFormats are the stdout formats of run; report has more.
+var runFormats = []string{"table", "markdown", "json"}
+
 func runRun(ctx context.Context, w *World, o runOptions) error {
-	return errors.New("run: being built")
+	sc, err := loadScenario(o)
+	if err != nil {
+		return err
+	}
+	if err := sc.Validate(); err != nil {
+		return err
+	}
+	if !contains(runFormats, o.format) {
+		return errext.BadInputf("--format %q: want one of %s", o.format, strings.Join(runFormats, ", "))
+	}
+	if err := results.CheckDir(o.out); err != nil {
+		return err
+	}
+	env := paths.Env{Target: sc.Target, Self: w.Self, Log: w.Stderr}
+	for _, p := range sc.Paths {
+		if sc.Target != "" && p.Kind != "direct" {
+			return errext.BadInputf("path %s: with --target only the direct path can run (meshbench does not start a backend for the proxies)", p.Name)
+		}
+		if err := paths.Check(p, env); err != nil {
+			return err
+		}
+	}
+	if sc.Target != "" {
+		if err := checkTarget(ctx, sc.Target); err != nil {
+			return err
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "meshbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// Whatever happens below, no child outlives the run.
+	defer proc.StopAll(2 * time.Second)
+	env.TempDir = tmp
+
+	b := &bench{
+		w:      w,
+		sc:     sc,
+		env:    env,
+		roots:  hoststats.Roots{Proc: w.ProcRoot, Sys: w.SysRoot},
+		prog:   newProgress(w.Stderr, w.StderrIsTTY),
+		outDir: o.out,
+	}
+	file, runErr := b.run(ctx)
+	if file == nil {
+		return runErr
+	}
+	interrupted := file.Interrupted
+	if len(file.Paths) == 0 {
+		// Nothing was measured: no file is better than an empty one.
+		if interrupted {
+			return fmt.Errorf("nothing measured: %w", errext.ErrInterrupted)
+		}
+		return runErr
+	}
+	name, err := results.Write(o.out, results.DefaultName(file.Host.Hostname, file.StartedAt), file)
+	if err != nil {
+		return errors.Join(runErr, fmt.Errorf("writing the result: %w", err))
+	}
+	if err := printRun(w, file, o.format); err != nil {
+		return errors.Join(runErr, err)
+	}
+	fmt.Fprintf(w.Stderr, "result: %s\n", name)
+	if runErr != nil {
+		return runErr
+	}
+	if interrupted {
+		return fmt.Errorf("partial results in %s: %w", name, errext.ErrInterrupted)
+	}
+	return checkRunGates(w, file, sc.Gates)
+}
+
+// loadScenario reads the scenario file (or the embedded default) and applies
+// the flags given on the command line.
+func loadScenario(o runOptions) (*scenario.Scenario, error) {
+	var sc *scenario.Scenario
+	var err error
+	if o.scenarioFile != "" {
+		sc, err = scenario.Load(o.scenarioFile)
+	} else {
+		var data []byte
+		data, err = scenarios.Files.ReadFile(scenarios.DefaultName)
+		if err == nil {
+			sc, err = scenario.Parse(scenarios.DefaultName, data)
+		}
+	}
+	if err != nil {
+		return nil, errext.AsBadInput(err)
+	}
+	ch := o.changed
+	if ch == nil {
+		ch = func(string) bool { return false }
+	}
+	if ch("paths") {
+		var ps []scenario.PathSpec
+		for _, name := range o.paths {
+			name = strings.TrimSpace(name)
+			spec := scenario.PathSpec{Name: name, Kind: name}
+			// A name the scenario defines keeps its settings.
+			for _, p := range sc.Paths {
+				if p.Name == name {
+					spec = p
+				}
+			}
+			ps = append(ps, spec)
+		}
+		sc.Paths = ps
+	}
+	if ch("rate") {
+		sc.Rate = scenario.Rate{Shape: "constant", RPS: o.rate}
+	}
+	if ch("duration") {
+		sc.Duration = scenario.Duration(o.duration)
+	}
+	if ch("warmup") {
+		sc.Warmup = scenario.Duration(o.warmup)
+	}
+	if ch("trials") {
+		sc.Trials = o.trials
+	}
+	if ch("connections") {
+		sc.Connections = o.connections
+	}
+	if ch("payload") {
+		sc.Backend.Payload = o.payload
+	}
+	if ch("backend-delay") {
+		sc.Backend.Delay = scenario.Duration(o.backendDelay)
+	}
+	if ch("replicas") {
+		sc.Backend.Replicas = o.replicas
+	}
+	if ch("target") {
+		sc.Target = o.target
+		if !ch("paths") {
+			// An existing endpoint can only be measured directly.
+			sc.Paths = []scenario.PathSpec{{Name: "direct", Kind: "direct"}}
+		}
+	}
+	if ch("no-host-stats") {
+		sc.HostStats.Disabled = o.noHostStats
+	}
+	if ch("probes") {
+		sc.HostStats.Probes = o.probes
+	}
+	return sc, nil
+}
+
+// checkTarget makes sure an existing endpoint answers before load is sent to
+// it, so that a typo is a clear error rather than a table full of errors.
+func checkTarget(ctx context.Context, target string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return errext.BadInputf("--target %s: %v", target, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return errext.BadInputf("--target %s is unreachable: %v", target, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// printRun writes the run's report to stdout in the chosen format. json is
+// the result file itself, so that a script piping run's output sees the
+// same meshbench/v1 document that was written to disk.
+func printRun(w *World, f *results.File, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(f)
+	}
+	r, err := report.Build([]*results.File{f}, nil)
+	if err != nil {
+		return err
+	}
+	return report.Write(w.Stdout, r, format, report.Options{})
+}
+
+// checkRunGates evaluates the scenario's gates on the fresh result.
+func checkRunGates(w *World, f *results.File, texts []string) error {
+	if len(texts) == 0 {
+		return nil
+	}
+	var rules []gate.Rule
+	for _, t := range texts {
+		r, err := gate.Parse(t)
+		if err != nil {
+			return errext.AsBadInput(err)
+		}
+		rules = append(rules, r)
+	}
+	outcomes, err := gate.Evaluate(f, nil, rules)
+	if err != nil {
+		return errext.AsBadInput(err)
+	}
+	for _, oc := range outcomes {
+		fmt.Fprintf(w.Stderr, "gate: %s\n", oc.String())
+	}
+	if n := gate.Failed(outcomes); n > 0 {
+		return fmt.Errorf("%d of %d gate checks failed: %w", n, len(outcomes), errext.ErrGateFailed)
+	}
+	return nil
+}
+
+// sharedCPUNote is the caveat every result carries: on one host the load
+// generator, backend and proxies compete for the same cores.
+func sharedCPUNote() string {
+	return fmt.Sprintf("the load generator, the backend replicas and the proxies share this host's %d CPU cores; compare paths measured in the same run, as ratios, rather than with other hosts' absolute figures", runtime.NumCPU())
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

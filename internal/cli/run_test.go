@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/results"
+)
+
+// resultFiles lists the result files in dir.
+func resultFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRunBadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	badYAML := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badYAML, []byte("name: x\nrate: 100\nduraton: 3s\n"), 0o600)
+	notDir := filepath.Join(dir, "file")
+	os.WriteFile(notDir, nil, 0o600)
+	// A port nothing listens on: bind one and close it.
+	l, err := (&net0{}).free()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--paths", "direct,frob"}, `unknown kind "frob"`},
+		{[]string{"run", "--paths", "direct", "--rate", "0"}, "rate must be above 0"},
+		{[]string{"run", "--paths", "direct", "--rate", "-5"}, "rate must be above 0"},
+		{[]string{"run", "--paths", "direct", "--duration", "0s"}, "duration must be above 0"},
+		{[]string{"run", "--paths", "direct", "--connections", "0"}, "connections must be at least 1"},
+		{[]string{"run", "--paths", "direct", "--format", "xml"}, `--format "xml"`},
+		{[]string{"run", badYAML}, "bad.yaml:3:1"},
+		{[]string{"run", "--paths", "direct", "--out", notDir}, notDir},
+		{[]string{"run", "--target", "http://" + l}, "unreachable"},
+		{[]string{"run", "--target", "ftp://x"}, "not an http"},
+		{[]string{"run", "--paths", "direct", "--rate", "abc"}, "invalid argument"},
+	}
+	for _, c := range cases {
+		out := t.TempDir()
+		args := c.args
+		if !contains(args, "--out") {
+			args = append(args, "--out", out)
+		}
+		stdout, stderr, code := runCLI(t, context.Background(), args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", c.args, code, stderr)
+		}
+		oneLine(t, stderr, c.want)
+		if stdout != "" {
+			t.Errorf("%v: printed %q on stdout", c.args, stdout)
+		}
+		if fs := resultFiles(t, out); len(fs) > 0 {
+			t.Errorf("%v: wrote %v", c.args, fs)
+		}
+	}
+}
+
+type net0 struct{}
+
+// free returns a loopback address nothing listens on.
+func (net0) free() (string, error) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.Listener.Addr().String()
+	srv.Close()
+	return addr, nil
+}
+
+func TestRunDirect(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, context.Background(), "run", "--paths", "direct", "--rate", "500",
+		"--duration", "3s", "--warmup", "1s", "--out", out, "--no-host-stats")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	fs := resultFiles(t, out)
+	if len(fs) != 1 {
+		t.Fatalf("result files %v", fs)
+	}
+	if !strings.Contains(stderr, "result: "+fs[0]) {
+		t.Errorf("stderr does not name the result: %q", stderr)
+	}
+	f, err := results.Read(fs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Paths) != 1 || f.Interrupted {
+		t.Fatalf("paths %d interrupted %v", len(f.Paths), f.Interrupted)
+	}
+	p := f.Paths[0]
+	if math.Abs(p.AchievedRate-500)/500 > 0.02 {
+		t.Errorf("achieved rate %.1f, want 500 ± 2%%", p.AchievedRate)
+	}
+	if p.Requests < 1470 || p.Requests > 1530 {
+		t.Errorf("requests %d, want about 1500", p.Requests)
+	}
+	if p.Errors != 0 {
+		t.Errorf("errors %d %v", p.Errors, p.ErrorsByClass)
+	}
+	if p.LatencyMs.P50 <= 0 || p.LatencyMs.P99 < p.LatencyMs.P50 {
+		t.Errorf("latency %+v", p.LatencyMs)
+	}
+	if !strings.Contains(stdout, "direct") {
+		t.Errorf("table has no direct row:\n%s", stdout)
+	}
+	if len(f.Notes) == 0 || !strings.Contains(f.Notes[0], "share") {
+		t.Errorf("notes %v: want the shared-CPU caveat", f.Notes)
+	}
+	var sc struct {
+		Rate struct{ RPS float64 }
+	}
+	if err := json.Unmarshal(f.Scenario, &sc); err != nil || sc.Rate.RPS != 500 {
+		t.Errorf("scenario as run: %s (%v)", f.Scenario, err)
+	}
+}
+
+func TestRunTargetAndJSON(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, context.Background(), "run", "--target", srv.URL, "--rate", "200",
+		"--duration", "1s", "--warmup", "200ms", "--out", out, "--format", "json", "--no-host-stats")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var f results.File
+	if err := json.Unmarshal([]byte(stdout), &f); err != nil {
+		t.Fatalf("stdout is not the result JSON: %v\n%s", err, stdout)
+	}
+	if len(f.Paths) != 1 || f.Paths[0].Name != "direct" || f.Paths[0].Requests < 190 {
+		t.Errorf("paths %+v", f.Paths)
+	}
+}
+
+// TestRunInterrupted runs the real binary, interrupts it with SIGINT during
+// the measured window and checks the exit code, the partial file and that
+// no child is left.
+func TestRunInterrupted(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	cmd := exec.Command(testBinary(t), "run", "--paths", "direct,linkerd", "--rate", "200",
+		"--duration", "2s", "--warmup", "500ms", "--out", out, "--no-host-stats")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// direct takes 2.5 s; interrupt in the middle of linkerd's window, with
+	// its sidecar running.
+	time.Sleep(4200 * time.Millisecond)
+	kids := childrenOf(t, cmd.Process.Pid)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("run did not stop after SIGINT: %s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130: %s", code, stderr.String())
+	}
+	fs := resultFiles(t, out)
+	if len(fs) != 1 {
+		t.Fatalf("result files %v: %s", fs, stderr.String())
+	}
+	f, err := results.Read(fs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Interrupted || len(f.Paths) != 2 || f.Paths[1].Requests == 0 {
+		t.Fatalf("interrupted %v, paths %d", f.Interrupted, len(f.Paths))
+	}
+	if p := f.Paths[1]; p.Name != "linkerd" || len(p.Warnings) == 0 || !strings.Contains(strings.Join(p.Warnings, ";"), "interrupted") {
+		t.Errorf("partial path %s warnings %v", p.Name, p.Warnings)
+	}
+	if len(kids) == 0 {
+		t.Errorf("no sidecar child was running when interrupted")
+	}
+	for _, pid := range kids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("child %d is still alive after meshbench exited", pid)
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			out = append(out, n)
+		}
+	}
+	return out
+}
