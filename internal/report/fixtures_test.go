@@ -96,8 +96,8 @@ func TestMakeFixtures(t *testing.T) {
 func scenarioJSON(m hostModel) json.RawMessage {
 	sc := map[string]any{
 		"name": "classic", "description": "direct vs HAProxy vs the Linkerd-style sidecar",
-		"paths": []map[string]string{{"name": "direct", "kind": "direct"}, {"name": "haproxy", "kind": "haproxy"}, {"name": "linkerd", "kind": "linkerd"}},
-		"rate":  map[string]any{"shape": "constant", "rps": 1000},
+		"paths":    []map[string]string{{"name": "direct", "kind": "direct"}, {"name": "haproxy", "kind": "haproxy"}, {"name": "linkerd", "kind": "linkerd"}},
+		"rate":     map[string]any{"shape": "constant", "rps": 1000},
 		"duration": "10s", "warmup": "2s", "trials": m.trials, "connections": 64, "timeout": "5s",
 		"request":    map[string]string{"method": "GET", "path": "/"},
 		"backend":    map[string]any{"replicas": 2, "payload": m.payload, "delay": "0s", "delay_distribution": "fixed", "error_rate": 0},
@@ -112,8 +112,8 @@ func buildFixture(t *testing.T, m hostModel, seed uint64) *results.File {
 	rng := rand.New(rand.NewPCG(seed, 42))
 	start := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC).Add(time.Duration(seed) * time.Hour)
 	f := &results.File{
-		Schema: results.Schema,
-		Tool:   results.Tool{Name: "meshbench", Version: "v0.4.0", GoVersion: "go1.26.0"},
+		Schema:    results.Schema,
+		Tool:      results.Tool{Name: "meshbench", Version: "v0.4.0", GoVersion: "go1.26.0"},
 		StartedAt: start, Scenario: scenarioJSON(m),
 		Host: results.Host{
 			Hostname: m.hostname, Kernel: m.kernel, OS: "linux", CPUModel: m.cpu, Cores: m.cores,
@@ -122,7 +122,7 @@ func buildFixture(t *testing.T, m hostModel, seed uint64) *results.File {
 			Disks:          []results.Disk{{Name: m.disk, Kind: m.diskKind}},
 		},
 		HostQuality: m.quality,
-		Notes: []string{fmt.Sprintf("the load generator, the backend replicas and the proxies share this host's %d CPU cores; compare paths measured in the same run, as ratios, rather than with other hosts' absolute figures", m.cores)},
+		Notes:       []string{fmt.Sprintf("the load generator, the backend replicas and the proxies share this host's %d CPU cores; compare paths measured in the same run, as ratios, rather than with other hosts' absolute figures", m.cores)},
 	}
 	const rate, dur = 1000, 10
 	for trial := 1; trial <= m.trials; trial++ {

@@ -14,7 +14,7 @@ import (
 )
 
 // Formats are the names Write accepts, in the order help texts list them.
-var Formats = []string{"table", "json"}
+var Formats = []string{"table", "markdown", "json", "csv", "hlog", "smp"}
 
 // Options tune the views. The zero value is a report without charts.
 type Options struct {
@@ -30,8 +30,16 @@ func Write(w io.Writer, r *Report, format string, o Options) error {
 	switch format {
 	case "table", "":
 		render = writeTable
+	case "markdown":
+		render = writeMarkdown
 	case "json":
 		render = writeJSON
+	case "csv":
+		render = writeCSV
+	case "hlog":
+		render = writeHlog
+	case "smp":
+		render = writeSMP
 	default:
 		return errext.BadInputf("unknown report format %q (want one of %s)", format, strings.Join(Formats, ", "))
 	}
