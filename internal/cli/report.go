@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -19,6 +20,7 @@ type reportOptions struct {
 	files  []string
 	format string
 	out    string
+	plots  string
 }
 
 func newReportCmd(w *World) *cobra.Command {
@@ -46,6 +48,7 @@ shown beside the merged figure.`,
 	f := cmd.Flags()
 	f.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, "|"))
 	f.StringVar(&o.out, "out", "", "write the report to this file (atomically) instead of stdout")
+	f.StringVar(&o.plots, "plots", "", "also write SVG charts to this directory (markdown links them)")
 	return cmd
 }
 
@@ -68,6 +71,16 @@ func runReport(_ context.Context, w *World, o reportOptions) error {
 		return errext.AsBadInput(blameFile(files, o.files, err))
 	}
 	opts := report.Options{}
+	if o.plots != "" {
+		written, err := report.WritePlots(o.plots, r)
+		if err != nil {
+			return fmt.Errorf("--plots %s: %w", o.plots, err)
+		}
+		for _, p := range written {
+			fmt.Fprintf(w.Stderr, "wrote %s\n", p)
+		}
+		opts.PlotsDir = linkDir(o.plots, o.out)
+	}
 	var buf bytes.Buffer
 	if err := report.Write(&buf, r, o.format, opts); err != nil {
 		return err
@@ -96,4 +109,22 @@ func blameFile(files []*results.File, names []string, err error) error {
 		}
 	}
 	return err
+}
+
+// linkDir is the plots directory as the report should link it: relative to
+// the report file when there is one, so the two can be moved together.
+func linkDir(plots, out string) string {
+	if out == "" {
+		return filepath.ToSlash(plots)
+	}
+	absPlots, err1 := filepath.Abs(plots)
+	absOut, err2 := filepath.Abs(filepath.Dir(out))
+	if err1 != nil || err2 != nil {
+		return filepath.ToSlash(plots)
+	}
+	rel, err := filepath.Rel(absOut, absPlots)
+	if err != nil {
+		return filepath.ToSlash(plots)
+	}
+	return filepath.ToSlash(rel)
 }

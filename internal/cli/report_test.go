@@ -96,3 +96,24 @@ func TestReportBadFile(t *testing.T) {
 		}
 	}
 }
+
+// --plots writes the charts and the markdown links them relative to --out.
+func TestReportPlots(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	kvm := reportFixture(t, dir, "kvm-nvme.json")
+	md := filepath.Join(dir, "docs", "report.md")
+	os.MkdirAll(filepath.Dir(md), 0o755)
+	charts := filepath.Join(dir, "docs", "charts")
+	_, stderr, code := runCLI(t, context.Background(), "report", kvm, "--format", "markdown", "--out", md, "--plots", charts)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	data, _ := os.ReadFile(md)
+	if !strings.Contains(string(data), "](charts/vps-kvm-nvme-spectrum.svg)") {
+		t.Errorf("markdown does not link the spectrum relative to itself:\n%s", data)
+	}
+	if _, err := os.Stat(filepath.Join(charts, "vps-kvm-nvme-haproxy-timeline.svg")); err != nil {
+		t.Error(err)
+	}
+}

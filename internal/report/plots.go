@@ -161,6 +161,7 @@ func timelinePlot(path PathReport, title string) (*plot.Plot, error) {
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = true, true
+	yMax, entries := 0.0, 0
 	for i, run := range path.Runs {
 		suffix := ""
 		if len(path.Runs) > 1 {
@@ -195,7 +196,16 @@ func timelinePlot(path PathReport, title string) (*plot.Plot, error) {
 			}
 			p.Add(line)
 			p.Legend.Add(series.name+suffix, line)
+			entries++
+			for _, pt := range series.pts {
+				yMax = max(yMax, pt.Y)
+			}
 		}
+	}
+	// The lines run the whole width, so the legend needs headroom of its
+	// own above them rather than a corner.
+	if yMax > 0 {
+		p.Y.Max = yMax * (1.15 + 0.1*float64(entries))
 	}
 	return p, nil
 }
