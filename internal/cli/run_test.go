@@ -202,7 +202,7 @@ func TestRunInterrupted(t *testing.T) {
 		t.Errorf("no sidecar child was running when interrupted")
 	}
 	for _, pid := range kids {
-		if err := syscall.Kill(pid, 0); err == nil {
+		if running(pid) {
 			t.Errorf("child %d is still alive after meshbench exited", pid)
 		}
 	}
