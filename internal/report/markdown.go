@@ -143,7 +143,7 @@ func summaryLines(f FileReport, single bool) []string {
 		s := fmt.Sprintf("%s%s: %s ms at p50 and %s ms at p99 over direct",
 			prefix, mdCode(p.Name), signedMs(p.OverheadMs.P50), signedMs(p.OverheadMs.P99))
 		if p.Proxy != nil && p.Proxy.CPUMsPer1k > 0 {
-			s += fmt.Sprintf(", for %s ms of proxy CPU per 1000 requests", num(p.Proxy.CPUMsPer1k))
+			s += fmt.Sprintf(", for %s ms of proxy CPU per 1000 requests", one(p.Proxy.CPUMsPer1k))
 		}
 		out = append(out, s+".")
 	}

@@ -54,7 +54,7 @@ func runGrid(f FileReport) grid {
 			row = append(row, "-", "-", "-", "-")
 		}
 		if pu := p.Proxy; pu != nil {
-			row = append(row, num(pu.CPUSeconds), num(pu.CPUMsPer1k), num(pu.PeakRSSMB))
+			row = append(row, num(pu.CPUSeconds), one(pu.CPUMsPer1k), one(pu.PeakRSSMB))
 		} else {
 			row = append(row, "-", "-", "-")
 		}
@@ -179,9 +179,12 @@ func hostLine(f FileReport) string {
 	if h.Windows == 0 {
 		parts = append(parts, "host statistics not sampled")
 	} else {
-		steal := "steal " + stealCell(h)
-		if !h.StealReported && h.StealWhy != "" {
+		steal := "steal unreported"
+		switch {
+		case !h.StealReported && h.StealWhy != "":
 			steal += " (" + h.StealWhy + ")"
+		case h.StealReported:
+			steal = "steal " + pct(h.StealPct) + " (worst interval " + pct(h.StealMaxPct) + ")"
 		}
 		parts = append(parts, steal, "iowait "+pct(h.IowaitPct))
 	}

@@ -88,6 +88,10 @@ func signedMs(v float64) string {
 // num shows a figure with as many decimals as it has, up to three.
 func num(v float64) string { return strconv.FormatFloat(round3(v), 'f', -1, 64) }
 
+// one shows a derived figure (CPU per request, MB) whose third decimal
+// would only be noise.
+func one(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
 func pct(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + "%" }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
