@@ -21,6 +21,7 @@ type reportOptions struct {
 	format string
 	out    string
 	plots  string
+	names  []string
 }
 
 func newReportCmd(w *World) *cobra.Command {
@@ -38,7 +39,8 @@ Trials are merged by merging their HDR histograms; the spread across trials is
 shown beside the merged figure.`,
 		Example: `  meshbench report results/vps1-20261122T120000Z.json
   meshbench report results/*.json --format markdown --out report.md --plots charts/
-  meshbench report run.json --format hlog --out run.hlog`,
+  meshbench report run.json --format hlog --out run.hlog
+  meshbench report a.json b.json --names "kvm nvme,openvz sata"`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.files = args
@@ -49,10 +51,19 @@ shown beside the merged figure.`,
 	f.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.Formats, "|"))
 	f.StringVar(&o.out, "out", "", "write the report to this file (atomically) instead of stdout")
 	f.StringVar(&o.plots, "plots", "", "also write SVG charts to this directory (markdown links them)")
+	f.StringSliceVar(&o.names, "names", nil, "labels for the files, comma separated, in order (default: each file's host name)")
 	return cmd
 }
 
 func runReport(_ context.Context, w *World, o reportOptions) error {
+	if len(o.names) > 0 && len(o.names) != len(o.files) {
+		return errext.BadInputf("--names has %d labels for %d files", len(o.names), len(o.files))
+	}
+	for _, n := range o.names {
+		if strings.TrimSpace(n) == "" || strings.ContainsAny(n, "\n\r|") {
+			return errext.BadInputf("--names: label %q must be non-empty, on one line, without '|'", n)
+		}
+	}
 	if !slices.Contains(report.Formats, o.format) {
 		return errext.BadInputf("--format %q: want one of %s", o.format, strings.Join(report.Formats, ", "))
 	}
@@ -66,7 +77,7 @@ func runReport(_ context.Context, w *World, o reportOptions) error {
 		}
 		files[i] = f
 	}
-	r, err := report.Build(files, nil)
+	r, err := report.Build(files, o.names)
 	if err != nil {
 		return errext.AsBadInput(blameFile(files, o.files, err))
 	}

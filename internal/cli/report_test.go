@@ -117,3 +117,21 @@ func TestReportPlots(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestReportNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	kvm := reportFixture(t, dir, "kvm-nvme.json")
+	ovz := reportFixture(t, dir, "openvz-sata.json")
+	out, stderr, code := runCLI(t, context.Background(), "report", kvm, ovz, "--names", "first box,second box")
+	if code != 0 || !strings.Contains(out, "first box") || !strings.Contains(out, "second box") || strings.Contains(out, "vps-openvz-sata") {
+		t.Errorf("exit %d, stderr %q, out %q", code, stderr, out)
+	}
+	for _, names := range []string{"only one", "a,", "a|b,c"} {
+		_, stderr, code = runCLI(t, context.Background(), "report", kvm, ovz, "--names", names)
+		if code != 2 {
+			t.Errorf("--names %q: exit %d", names, code)
+		}
+		oneLine(t, stderr, "--names")
+	}
+}
