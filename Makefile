@@ -12,8 +12,10 @@ all: build
 setup:
 	@scripts/setup.sh
 
+# meshbench-sidecar goes beside meshbench: the linkerd paths start it (a
+# sidecar that links only the proxy), and fall back to `meshbench sidecar`.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meshbench
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/meshbench ./cmd/meshbench-sidecar
 
 run: setup build
 	./$(BIN) run $(ARGS)

@@ -26,7 +26,8 @@ func testBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "meshbench")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/meshbench").CombinedOutput()
+		// meshbench-sidecar beside it, as make build installs them.
+		out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../../cmd/meshbench", "../../cmd/meshbench-sidecar").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -60,7 +60,8 @@ var selfOnce struct {
 }
 
 // self is the meshbench executable for the linkerd paths: $MESHBENCH_BIN
-// if set, otherwise built once from this checkout. Only the tests that need
+// if set, otherwise built once from this checkout, with meshbench-sidecar
+// beside it. Only the tests that need
 // it build it, so the proxy tests do not depend on the CLI compiling.
 func self(t *testing.T) string {
 	t.Helper()
@@ -76,8 +77,9 @@ func self(t *testing.T) string {
 		}
 		buildDir = dir
 		selfOnce.path = filepath.Join(dir, "meshbench")
-		// The module root is two levels up from internal/paths.
-		build := exec.Command("go", "build", "-o", selfOnce.path, "./cmd/meshbench")
+		// The module root is two levels up from internal/paths. The lean
+		// sidecar goes beside meshbench, where the linkerd paths look for it.
+		build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/meshbench", "./cmd/meshbench-sidecar")
 		build.Dir = filepath.Join("..", "..")
 		if out, err := build.CombinedOutput(); err != nil {
 			selfOnce.err = fmt.Errorf("building meshbench: %v\n%s", err, out)
