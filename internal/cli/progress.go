@@ -78,7 +78,8 @@ func (p *progress) load(name string, s load.Progress) {
 func (p *progress) done(r *results.Path) {
 	extra := ""
 	if r.Proxy != nil {
-		extra = fmt.Sprintf(", proxy %.2f CPU s, %.1f MB RSS", r.Proxy.CPUSeconds, float64(r.Proxy.MaxRSSBytes)/1e6)
+		// MB as the table counts them, 2^20 bytes.
+		extra = fmt.Sprintf(", proxy %.2f CPU s, %.1f MB peak RSS", r.Proxy.CPUSeconds, float64(r.Proxy.MaxRSSBytes)/(1<<20))
 	}
 	p.line("  %s: p50 %.3f ms, p99 %.3f ms, %d requests at %.0f/s, %d errors%s",
 		r.Name, r.LatencyMs.P50, r.LatencyMs.P99, r.Requests, r.AchievedRate, r.Errors, extra)
