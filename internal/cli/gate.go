@@ -78,17 +78,9 @@ func runGate(_ context.Context, w *World, o gateOptions) error {
 	if len(texts) == 0 {
 		return errext.BadInputf("no rules: give --max EXPR, --rules FILE, or run a scenario with gates")
 	}
-	var rules []gate.Rule
-	for _, t := range texts {
-		r, err := gate.Parse(t)
-		if err != nil {
-			return errext.AsBadInput(err)
-		}
-		rules = append(rules, r)
-	}
-	outcomes, err := gate.Evaluate(cur, base, rules)
+	outcomes, err := gate.Check(cur, base, texts)
 	if err != nil {
-		return errext.AsBadInput(err)
+		return err
 	}
 	for _, oc := range outcomes {
 		fmt.Fprintln(w.Stdout, oc.String())
@@ -98,7 +90,7 @@ func runGate(_ context.Context, w *World, o gateOptions) error {
 		if err := gate.WriteJUnit(&buf, "meshbench gate "+filepath.Base(o.result), outcomes); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(o.junit, buf.Bytes()); err != nil {
+		if err := results.WriteFileAtomic(o.junit, buf.Bytes()); err != nil {
 			return fmt.Errorf("--junit %s: %w", o.junit, err)
 		}
 	}
@@ -144,23 +136,4 @@ func gateRules(cur *results.File, o gateOptions) ([]string, error) {
 		texts = append(texts, m)
 	}
 	return texts, nil
-}
-
-// writeFileAtomic writes data to path through a temp file and a rename, so
-// a reader never sees half a file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

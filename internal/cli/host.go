@@ -142,7 +142,7 @@ func runHost(ctx context.Context, w *World, o hostOptions) error {
 		renderText(&buf, hostSections(rep))
 	}
 	if o.out != "" {
-		if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
+		if err := results.WriteFileAtomic(o.out, buf.Bytes()); err != nil {
 			return fmt.Errorf("--out %s: %w", o.out, err)
 		}
 		fmt.Fprintf(w.Stderr, "host: wrote %s\n", o.out)

@@ -100,7 +100,7 @@ func runReport(_ context.Context, w *World, o reportOptions) error {
 		_, err := w.Stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
+	if err := results.WriteFileAtomic(o.out, buf.Bytes()); err != nil {
 		return fmt.Errorf("--out %s: %w", o.out, err)
 	}
 	fmt.Fprintf(w.Stderr, "wrote %s\n", o.out)

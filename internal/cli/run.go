@@ -288,17 +288,9 @@ func checkRunGates(w *World, f *results.File, texts []string) error {
 	if len(texts) == 0 {
 		return nil
 	}
-	var rules []gate.Rule
-	for _, t := range texts {
-		r, err := gate.Parse(t)
-		if err != nil {
-			return errext.AsBadInput(err)
-		}
-		rules = append(rules, r)
-	}
-	outcomes, err := gate.Evaluate(f, nil, rules)
+	outcomes, err := gate.Check(f, nil, texts)
 	if err != nil {
-		return errext.AsBadInput(err)
+		return err
 	}
 	for _, oc := range outcomes {
 		fmt.Fprintf(w.Stderr, "gate: %s\n", oc.String())

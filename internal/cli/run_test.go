@@ -231,3 +231,31 @@ func childrenOf(t *testing.T, pid int) []int {
 	}
 	return out
 }
+
+// TestRunGates: a scenario's gate that fails makes run exit 3, after the
+// result was written and the table printed.
+func TestRunGates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		gate string
+		code int
+	}{
+		{"direct.p50<=1us", 3},
+		{"direct.error_rate<=1", 0},
+	} {
+		sc := filepath.Join(dir, "gated.yaml")
+		os.WriteFile(sc, []byte("name: gated\npaths: [direct]\nrate: 200\nduration: 1s\nwarmup: 200ms\ngates: [\""+c.gate+"\"]\n"), 0o600)
+		out := t.TempDir()
+		stdout, stderr, code := runCLI(t, context.Background(), "run", sc, "--out", out, "--no-host-stats")
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d: %s", c.gate, code, c.code, stderr)
+		}
+		if len(resultFiles(t, out)) != 1 || !strings.Contains(stdout, "direct") {
+			t.Errorf("%s: files %v, stdout %q", c.gate, resultFiles(t, out), stdout)
+		}
+		if !strings.Contains(stderr, "gate: ") {
+			t.Errorf("%s: outcome not printed: %q", c.gate, stderr)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/results"
 )
 
@@ -179,6 +180,26 @@ func holds(v float64, op string, limit float64) bool {
 		return v > limit
 	}
 	return false
+}
+
+// Check parses rule texts and evaluates them, for the callers that hold
+// rules as text (meshbench gate, and run with a scenario's gates). A rule
+// that does not parse, or names a path the result lacks, is the user's to
+// fix: the error is bad input.
+func Check(cur, base *results.File, texts []string) ([]Outcome, error) {
+	rules := make([]Rule, 0, len(texts))
+	for _, t := range texts {
+		r, err := Parse(t)
+		if err != nil {
+			return nil, errext.AsBadInput(err)
+		}
+		rules = append(rules, r)
+	}
+	outcomes, err := Evaluate(cur, base, rules)
+	if err != nil {
+		return nil, errext.AsBadInput(err)
+	}
+	return outcomes, nil
 }
 
 // Evaluate applies rules to cur (trials merged), comparing with base for

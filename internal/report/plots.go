@@ -91,7 +91,7 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 			return written, err
 		}
 		dest := filepath.Join(dir, pf.name)
-		if err := writeAtomic(dest, buf.Bytes()); err != nil {
+		if err := results.WriteFileAtomic(dest, buf.Bytes()); err != nil {
 			return written, err
 		}
 		written = append(written, dest)
@@ -225,20 +225,3 @@ func fileSafe(s string) string {
 	return s
 }
 
-// writeAtomic writes data to dest through a temp file and a rename, so a
-// reader (a browser refreshing the report) never sees half a chart.
-func writeAtomic(dest string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dest)
-}

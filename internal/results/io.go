@@ -150,3 +150,23 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory and a rename, so that a reader (a CI job, a browser refreshing a
+// report) never sees half a file. Unlike Write it replaces an existing file:
+// it is for reports, charts and JUnit files, not for results.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
