@@ -224,4 +224,3 @@ func fileSafe(s string) string {
 	}
 	return s
 }
-
