@@ -437,6 +437,30 @@ type setting struct {
 	check func(string) (string, error)
 }
 
+// binaryPath is what a kind that runs a proxy binary (haproxy, nginx)
+// needs before it writes a config: its settings checked, the binary found,
+// replicas to proxy to, and a directory of its own in the run's temp dir.
+type binaryPath struct {
+	settings map[string]string
+	bin, dir string
+}
+
+func prepareBinary(spec scenario.PathSpec, env Env, table map[string]setting, name, hint string) (binaryPath, error) {
+	var b binaryPath
+	var err error
+	if b.settings, err = applySettings(spec, table); err != nil {
+		return b, err
+	}
+	if b.bin, err = findBinary(name, hint); err != nil {
+		return b, err
+	}
+	if err = checkUpstreams(env.Upstreams); err != nil {
+		return b, err
+	}
+	b.dir, err = pathDir(env, spec)
+	return b, err
+}
+
 // applySettings checks spec's settings against table and returns every
 // key's config value, defaults included. Errors are bad input naming the
 // path and the key.

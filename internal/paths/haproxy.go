@@ -111,21 +111,11 @@ type haproxy struct {
 }
 
 func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error) {
-	s, err := applySettings(spec, haproxySettings)
+	b, err := prepareBinary(spec, env, haproxySettings, "haproxy", haproxyHint)
 	if err != nil {
 		return nil, err
 	}
-	bin, err := findBinary("haproxy", haproxyHint)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkUpstreams(env.Upstreams); err != nil {
-		return nil, err
-	}
-	dir, err := pathDir(env, spec)
-	if err != nil {
-		return nil, err
-	}
+	s, bin, dir := b.settings, b.bin, b.dir
 	h := &haproxy{socket: filepath.Join(dir, "haproxy.sock"), version: binaryVersion(bin, haproxyVersionRE, "-v")}
 	if len(h.socket) > maxUnixPath {
 		return nil, fmt.Errorf("haproxy stats socket path %s is too long for a unix socket; use a shorter temp dir", h.socket)

@@ -133,21 +133,11 @@ type nginx struct {
 }
 
 func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error) {
-	s, err := applySettings(spec, nginxSettings)
+	b, err := prepareBinary(spec, env, nginxSettings, "nginx", nginxHint)
 	if err != nil {
 		return nil, err
 	}
-	bin, err := findBinary("nginx", nginxHint)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkUpstreams(env.Upstreams); err != nil {
-		return nil, err
-	}
-	dir, err := pathDir(env, spec)
-	if err != nil {
-		return nil, err
-	}
+	s, bin, dir := b.settings, b.bin, b.dir
 	sock := filepath.Join(dir, "status.sock")
 	if len(sock) > maxUnixPath {
 		return nil, fmt.Errorf("nginx status socket path %s is too long for a unix socket; use a shorter temp dir", sock)
