@@ -93,6 +93,7 @@ func TestValidateRejects(t *testing.T) {
 		}, "not allowed"},
 		{"header injection", func(s *scenario.Scenario) { s.Request.Headers = map[string]string{"X-A": "1\r\nHost: evil"} }, "line break"},
 		{"error rate", func(s *scenario.Scenario) { s.Backend.ErrorRate = 1.5 }, "error_rate"},
+		{"unknown probe", func(s *scenario.Scenario) { s.HostStats.Probes = []string{"jitter", "smart"} }, `unknown probe "smart"`},
 		{"target with proxy", func(s *scenario.Scenario) {
 			s.Target = "http://127.0.0.1:1/"
 			s.Paths = []scenario.PathSpec{{Name: "haproxy"}}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/gate"
+	"github.com/meshbench/meshbench/internal/hoststats"
 )
 
 // Kinds are the path kinds meshbench knows (SPEC.md, "Paths").
@@ -187,10 +188,8 @@ func (s *Scenario) validate() error {
 			return fmt.Errorf("gates: %w", err)
 		}
 	}
-	for _, p := range s.HostStats.Probes {
-		if !contains([]string{"jitter", "fsync", "audit"}, p) {
-			return fmt.Errorf("host_stats probe %q: want jitter, fsync or audit", p)
-		}
+	if err := hoststats.CheckProbes(s.HostStats.Probes); err != nil {
+		return fmt.Errorf("host_stats: %w", err)
 	}
 	return nil
 }
