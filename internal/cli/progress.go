@@ -60,7 +60,7 @@ func (p *progress) load(name string, s load.Progress) {
 		}
 		const width = 24
 		fill := int(frac * width)
-		fmt.Fprintf(p.w, "\r\033[K  %-12s %-7s [%s%s] %5.1fs/%-5.1fs %8d sent %6d errors",
+		fmt.Fprintf(p.w, "\r\033[K  %-12s %-7s [%s%s] %5.1fs/%.1fs %8d sent %6d errors",
 			name, s.Phase, strings.Repeat("#", fill), strings.Repeat(".", width-fill),
 			s.Elapsed.Seconds(), s.Total.Seconds(), s.Sent, s.Errors)
 		p.bar = true
