@@ -189,6 +189,7 @@ func (b *bench) measure(ctx context.Context, spec scenario.PathSpec, trial, orde
 		return nil, fmt.Errorf("path %s: %w", spec.Name, err)
 	}
 	p.HostStats = stats
+	p.WindowStart = res.Start.UTC()
 	if res.Interrupted {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("interrupted: the window was cut at %.1fs of %s", res.Window().Seconds(), sc.Duration.D()))
 	}

@@ -118,6 +118,9 @@ func TestRunDirect(t *testing.T) {
 	if p.Errors != 0 {
 		t.Errorf("errors %d %v", p.Errors, p.ErrorsByClass)
 	}
+	if p.WindowStart.IsZero() || p.WindowStart.Before(f.StartedAt.Add(-time.Minute)) {
+		t.Errorf("window start %v, run started %v", p.WindowStart, f.StartedAt)
+	}
 	if p.LatencyMs.P50 <= 0 || p.LatencyMs.P99 < p.LatencyMs.P50 {
 		t.Errorf("latency %+v", p.LatencyMs)
 	}

@@ -39,11 +39,14 @@ func writeHlog(w io.Writer, r *Report, _ Options) error {
 	if err := lw.OutputComment(fmt.Sprintf("[meshbench report: %d result file(s); response time from the intended send, ns]", len(r.Files))); err != nil {
 		return err
 	}
-	// meshbench keeps each window's length but not its wall-clock start:
-	// the intervals are laid end to end from the run's start, in the order
-	// they were measured (trial, then position in the round).
-	if err := lw.OutputComment("[intervals are the measured windows laid end to end from each run's start time; warm-up gaps are not kept]"); err != nil {
-		return err
+	// Files written before window_start was recorded keep each window's
+	// length but not its wall-clock start: their intervals are laid end to
+	// end from the run's start, in the order they were measured (trial,
+	// then position in the round), and the log says so.
+	if !windowStartsKnown(r) {
+		if err := lw.OutputComment("[intervals are the measured windows laid end to end from each run's start time; warm-up gaps are not kept]"); err != nil {
+			return err
+		}
 	}
 	if err := lw.OutputStartTime(base); err != nil {
 		return err
@@ -71,6 +74,9 @@ func writeHlog(w io.Writer, r *Report, _ Options) error {
 		at := f.StartedAt.UnixMilli()
 		for _, e := range entries {
 			dur := int64(e.run.DurationS * 1000)
+			if !e.run.WindowStart.IsZero() {
+				at = e.run.WindowStart.UnixMilli()
+			}
 			if e.run.Histogram == "" {
 				if err := lw.OutputComment(fmt.Sprintf("[%s trial %d has no histogram]", e.tag, e.run.Trial)); err != nil {
 					return err
@@ -92,6 +98,21 @@ func writeHlog(w io.Writer, r *Report, _ Options) error {
 		}
 	}
 	return nil
+}
+
+// windowStartsKnown reports whether every window of every file has its
+// start time.
+func windowStartsKnown(r *Report) bool {
+	for _, f := range r.Files {
+		for _, p := range f.Paths {
+			for _, run := range p.Runs {
+				if run.WindowStart.IsZero() {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // hlogTag makes a name safe as an interval-log tag, which may not hold

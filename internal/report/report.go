@@ -121,12 +121,14 @@ type ProxyUse struct {
 
 // Run is one trial of one path.
 type Run struct {
-	Trial     int                 `json:"trial"`
-	Order     int                 `json:"order,omitempty"`
-	DurationS float64             `json:"duration_s"`
-	LatencyMs results.Percentiles `json:"latency_ms"`
-	Histogram string              `json:"histogram,omitempty"`
-	Timeline  []results.Interval  `json:"timeline,omitempty"`
+	Trial     int     `json:"trial"`
+	Order     int     `json:"order,omitempty"`
+	DurationS float64 `json:"duration_s"`
+	// WindowStart is when the window opened; zero when the file predates it.
+	WindowStart time.Time           `json:"window_start,omitzero"`
+	LatencyMs   results.Percentiles `json:"latency_ms"`
+	Histogram   string              `json:"histogram,omitempty"`
+	Timeline    []results.Interval  `json:"timeline,omitempty"`
 }
 
 // HostSummary is the host's behaviour over one or more measured windows.
@@ -270,7 +272,7 @@ func buildPath(m results.Merged, trials []results.Path) PathReport {
 	var stats []*results.HostStats
 	for _, t := range trials {
 		pr.Runs = append(pr.Runs, Run{
-			Trial: t.Trial, Order: t.Order, DurationS: t.DurationS,
+			Trial: t.Trial, Order: t.Order, DurationS: t.DurationS, WindowStart: t.WindowStart,
 			LatencyMs: t.LatencyMs, Histogram: t.Histogram, Timeline: t.Timeline,
 		})
 		stats = append(stats, t.HostStats)

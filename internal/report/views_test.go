@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -224,4 +225,44 @@ func longLines(data []byte) int {
 		}
 	}
 	return n
+}
+
+// With window start times in the file, each interval sits where its window
+// really was, warm-ups and path start-ups between them included.
+func TestHlogWindowStarts(t *testing.T) {
+	t.Parallel()
+	files := load(t, "bare-metal.json")
+	f := files[0]
+	want := map[string]int64{}
+	for i := range f.Paths {
+		// 12.5 s apart: a 10 s window, a 2 s warm-up and a path start-up.
+		f.Paths[i].WindowStart = f.StartedAt.Add(time.Duration(i)*12500*time.Millisecond + 3*time.Second)
+		want[f.Paths[i].Name] = f.Paths[i].WindowStart.UnixMilli()
+	}
+	r, err := report.Build(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := render(t, r, "hlog", report.Options{})
+	if bytes.Contains(log, []byte("end to end")) {
+		t.Errorf("the log says its windows are laid end to end, but their starts are known")
+	}
+	rd := hdrhistogram.NewHistogramLogReader(bytes.NewReader(log))
+	n := 0
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == nil {
+			break
+		}
+		n++
+		if got := h.StartTimeMs(); got != want[h.Tag()] {
+			t.Errorf("%s starts at %d, want %d", h.Tag(), got, want[h.Tag()])
+		}
+	}
+	if n != len(f.Paths) {
+		t.Errorf("%d intervals for %d paths", n, len(f.Paths))
+	}
 }

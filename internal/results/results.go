@@ -52,9 +52,12 @@ type Path struct {
 	TargetRate   float64 `json:"target_rate"`   // requests/s asked for (mean over the window)
 	AchievedRate float64 `json:"achieved_rate"` // requests sent/s over the measured window
 	// Throughput is completed responses/s over the measured window.
-	Throughput    float64          `json:"throughput"`
-	DurationS     float64          `json:"duration_s"` // measured window, seconds
-	Requests      int64            `json:"requests"`   // requests sent in the measured window
+	Throughput float64 `json:"throughput"`
+	DurationS  float64 `json:"duration_s"` // measured window, seconds
+	// WindowStart is when the measured window opened (zero in files written
+	// before it was recorded), so interval logs and charts can place it.
+	WindowStart   time.Time        `json:"window_start,omitzero"`
+	Requests      int64            `json:"requests"` // requests sent in the measured window
 	Errors        int64            `json:"errors"`
 	ErrorsByClass map[string]int64 `json:"errors_by_class"`
 	// Unsent counts requests the schedule called for that were never sent
