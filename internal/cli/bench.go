@@ -100,30 +100,62 @@ func (b *bench) run(ctx context.Context) (*results.File, error) {
 		b.prog.line("backend: %d replicas on %v (payload %d B, delay %s)", len(b.replicas), b.env.Upstreams, bk.Payload, bk.Delay.D())
 	}
 
-	total := b.sc.Trials * len(b.sc.Paths)
-	n := 0
-	for trial := 1; trial <= b.sc.Trials; trial++ {
-		for order, spec := range rotate(b.sc.Paths, trial-1) {
-			if ctx.Err() != nil {
-				return finish(nil)
-			}
-			n++
-			p, err := b.measure(ctx, spec, trial, order+1, n, total)
-			if p != nil {
-				f.Paths = append(f.Paths, *p)
-			}
-			if err != nil {
-				return finish(err)
+	// Without a sweep there is one step, at the scenario's rate. With one,
+	// each step is a constant rate measured in all its rounds; rounds are
+	// numbered across steps, so that "the same round" (for overhead) never
+	// mixes two rates.
+	steps := []scenario.Rate{b.sc.Rate}
+	if len(b.sc.Sweep) > 0 {
+		steps = steps[:0]
+		for _, rps := range b.sc.Sweep {
+			steps = append(steps, scenario.Rate{Shape: "constant", RPS: rps})
+		}
+	}
+	total := len(steps) * b.sc.Trials * len(b.sc.Paths)
+	n, round := 0, 0
+	for si, rate := range steps {
+		at := window{rate: rate}
+		if len(b.sc.Sweep) > 0 {
+			at.step = si + 1
+			b.prog.line("sweep step %d/%d: %g requests/s", si+1, len(steps), rate.RPS)
+		}
+		for trial := 1; trial <= b.sc.Trials; trial++ {
+			round++
+			at.round, at.trial = round, trial
+			for order, spec := range rotate(b.sc.Paths, trial-1) {
+				if ctx.Err() != nil {
+					return finish(nil)
+				}
+				n++
+				at.order, at.n, at.total = order+1, n, total
+				p, err := b.measure(ctx, spec, at)
+				if p != nil {
+					f.Paths = append(f.Paths, *p)
+				}
+				if err != nil {
+					return finish(err)
+				}
 			}
 		}
 	}
 	return finish(nil)
 }
 
+// window says where one measured window falls in the run.
+type window struct {
+	rate scenario.Rate
+	// step is the 1-based sweep step (0 without a sweep); round counts
+	// rounds across steps and is what a result calls trial; trial is the
+	// round within its step, which decides the rotation.
+	step, round, trial int
+	// order is the path's place in its round; n of total counts windows.
+	order, n, total int
+}
+
 // measure brings one path up, drives the load through it and takes it down.
-func (b *bench) measure(ctx context.Context, spec scenario.PathSpec, trial, order, n, total int) (*results.Path, error) {
+func (b *bench) measure(ctx context.Context, spec scenario.PathSpec, w window) (*results.Path, error) {
 	sc := b.sc
-	b.prog.phase(n, total, spec.Name, trial, sc.Trials, "starting")
+	b.prog.phase(w.n, w.total, spec.Name, w.trial, sc.Trials, "starting")
 	inst, err := paths.Start(ctx, spec, b.env)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -145,7 +177,7 @@ func (b *bench) measure(ctx context.Context, spec scenario.PathSpec, trial, orde
 	cfg := load.Config{
 		Targets:     inst.Targets(),
 		Request:     loadRequest(sc.Request),
-		Rate:        sc.Rate,
+		Rate:        w.rate,
 		Warmup:      sc.Warmup.D(),
 		Duration:    sc.Duration.D(),
 		Connections: sc.Connections,
@@ -184,7 +216,7 @@ func (b *bench) measure(ctx context.Context, spec scenario.PathSpec, trial, orde
 		// Interrupted during warm-up: nothing was measured.
 		return nil, nil
 	}
-	p := &results.Path{Name: spec.Name, Kind: spec.Kind, Trial: trial, Order: order}
+	p := &results.Path{Name: spec.Name, Kind: spec.Kind, Trial: w.round, Step: w.step, Order: w.order}
 	if err := res.Fill(p); err != nil {
 		return nil, fmt.Errorf("path %s: %w", spec.Name, err)
 	}

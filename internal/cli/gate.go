@@ -36,7 +36,8 @@ each), from a --rules file (YAML: "rules: [EXPR, ...]"), and from the gates of
 the scenario the result was run with.
 
 A rule is PATH.METRIC OP LIMIT:
-  PATH    a path name from the result, or * for every path
+  PATH    a path name from the result, or * for every path; in a rate
+          sweep, one step of a path: haproxy@2000rps
   METRIC  p50 p90 p99 p999 p9999 max mean (response time), service.p99 ...,
           overhead.p50 overhead.p90 overhead.p99 overhead.p999 (against direct),
           errors, error_rate (%), late, achieved_rate, rate_ratio (achieved/target %)

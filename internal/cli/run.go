@@ -31,6 +31,7 @@ type runOptions struct {
 	scenarioFile string
 	paths        []string
 	rate         float64
+	sweep        []float64
 	duration     time.Duration
 	warmup       time.Duration
 	trials       int
@@ -68,7 +69,8 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 		Example: `  meshbench run                                   # default scenario, every path
   meshbench run --paths direct,haproxy,linkerd --rate 2000 --duration 20s
   meshbench run scenarios/classic.yaml --trials 3 --format markdown
-  meshbench run --paths direct --target http://127.0.0.1:8080 --rate 500`,
+  meshbench run --paths direct --target http://127.0.0.1:8080 --rate 500
+  meshbench run --paths direct,haproxy,linkerd --sweep 500,1000,2000,4000 --duration 5s`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -81,6 +83,7 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&o.paths, "paths", nil, "paths to measure, comma separated (direct,haproxy,nginx,linkerd,linkerd-mtls, or names from the scenario)")
 	f.Float64Var(&o.rate, "rate", 0, "constant offered load, requests/s")
+	f.Float64SliceVar(&o.sweep, "sweep", nil, "measure every path at each of these rates in turn, e.g. 500,1000,2000 (replaces --rate)")
 	f.DurationVar(&o.duration, "duration", 0, "measured window per path per trial")
 	f.DurationVar(&o.warmup, "warmup", 0, "load sent before each window and not recorded")
 	f.IntVar(&o.trials, "trials", 0, "rounds; each measures every path once, in rotated order")
@@ -209,6 +212,14 @@ func loadScenario(o runOptions) (*scenario.Scenario, error) {
 	}
 	if ch("rate") {
 		sc.Rate = scenario.Rate{Shape: "constant", RPS: o.rate}
+		sc.Sweep = nil
+	}
+	if ch("sweep") {
+		if ch("rate") {
+			return nil, errext.BadInputf("--rate and --sweep both set the offered load: give one")
+		}
+		sc.Sweep = o.sweep
+		sc.Rate.Shape = "constant"
 	}
 	if ch("duration") {
 		sc.Duration = scenario.Duration(o.duration)

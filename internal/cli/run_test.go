@@ -262,3 +262,46 @@ func TestRunGates(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSweep measures each path at each rate of a sweep, and report and
+// gate see a row per path and step.
+func TestRunSweep(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, context.Background(), "run", "--paths", "direct", "--sweep", "100,200",
+		"--duration", "1s", "--warmup", "200ms", "--out", out, "--no-host-stats")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	fs := resultFiles(t, out)
+	if len(fs) != 1 {
+		t.Fatalf("files %v", fs)
+	}
+	f, err := results.Read(fs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Paths) != 2 {
+		t.Fatalf("%d paths", len(f.Paths))
+	}
+	for i, want := range []float64{100, 200} {
+		p := f.Paths[i]
+		if p.Step != i+1 || p.Trial != i+1 || p.TargetRate != want || p.Requests < int64(want)*98/100 {
+			t.Errorf("step %d: %+v", i+1, p)
+		}
+	}
+	for _, row := range []string{"direct@100rps", "direct@200rps", "sweep 100, 200 req/s"} {
+		if !strings.Contains(stdout, row) {
+			t.Errorf("table lacks %q:\n%s", row, stdout)
+		}
+	}
+	gout, gerr, code := runCLI(t, context.Background(), "gate", fs[0], "--max", "direct@200rps.error_rate<=1")
+	if code != 0 || !strings.Contains(gout, "direct@200rps") {
+		t.Errorf("gate: exit %d, %q %q", code, gout, gerr)
+	}
+	_, stderr, code = runCLI(t, context.Background(), "run", "--paths", "direct", "--sweep", "100", "--rate", "5", "--out", out)
+	if code != 2 {
+		t.Errorf("--sweep with --rate: exit %d", code)
+	}
+	oneLine(t, stderr, "give one")
+}

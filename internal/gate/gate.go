@@ -49,7 +49,7 @@ type Outcome struct {
 	Skipped string
 }
 
-var ruleRE = regexp.MustCompile(`^\s*([A-Za-z0-9_.*-]+?)\.((?:service\.|overhead\.)?[a-z0-9_]+)\s*(<=|>=|<|>)\s*(\S+)\s*$`)
+var ruleRE = regexp.MustCompile(`^\s*([A-Za-z0-9_.*@-]+?)\.((?:service\.|overhead\.)?[a-z0-9_]+)\s*(<=|>=|<|>)\s*(\S+)\s*$`)
 
 var latencyMetrics = map[string]bool{"p50": true, "p90": true, "p99": true, "p999": true, "p9999": true, "max": true, "mean": true}
 

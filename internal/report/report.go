@@ -58,11 +58,13 @@ type FileReport struct {
 
 // Load is the offered load and the backend's behaviour, from the scenario.
 type Load struct {
-	RateShape   string  `json:"rate_shape,omitempty"`
-	RPS         float64 `json:"rps,omitempty"`
-	Duration    string  `json:"duration,omitempty"`
-	Trials      int     `json:"trials,omitempty"`
-	Connections int     `json:"connections,omitempty"`
+	RateShape string  `json:"rate_shape,omitempty"`
+	RPS       float64 `json:"rps,omitempty"`
+	// Sweep lists a rate sweep's steps (requests/s); RPS is then unused.
+	Sweep       []float64 `json:"sweep,omitempty"`
+	Duration    string    `json:"duration,omitempty"`
+	Trials      int       `json:"trials,omitempty"`
+	Connections int       `json:"connections,omitempty"`
 	// Payload is the response size in bytes; nil when the scenario does
 	// not say (0 is a real, empty payload).
 	Payload *int `json:"payload,omitempty"`
@@ -374,9 +376,10 @@ func decodeLoad(raw json.RawMessage) Load {
 			Shape string  `json:"shape"`
 			RPS   float64 `json:"rps"`
 		} `json:"rate"`
-		Duration    string `json:"duration"`
-		Trials      int    `json:"trials"`
-		Connections int    `json:"connections"`
+		Sweep       []float64 `json:"sweep"`
+		Duration    string    `json:"duration"`
+		Trials      int       `json:"trials"`
+		Connections int       `json:"connections"`
 		Backend     struct {
 			Replicas int    `json:"replicas"`
 			Payload  *int   `json:"payload"`
@@ -388,10 +391,30 @@ func decodeLoad(raw json.RawMessage) Load {
 		return Load{}
 	}
 	return Load{
-		RateShape: sc.Rate.Shape, RPS: sc.Rate.RPS, Duration: sc.Duration, Trials: sc.Trials,
+		RateShape: sc.Rate.Shape, RPS: sc.Rate.RPS, Sweep: sc.Sweep, Duration: sc.Duration, Trials: sc.Trials,
 		Connections: sc.Connections, Payload: sc.Backend.Payload, BackendDelay: sc.Backend.Delay,
 		Replicas: sc.Backend.Replicas, Target: sc.Target,
 	}
+}
+
+// rateLabel is the offered load in a few words: "1000/s", "200/s linear",
+// "sweep 500, 1000, 2000/s"; "" when the scenario does not say.
+func rateLabel(l Load) string {
+	if len(l.Sweep) > 0 {
+		steps := make([]string, len(l.Sweep))
+		for i, r := range l.Sweep {
+			steps[i] = num(r)
+		}
+		return "sweep " + strings.Join(steps, ", ") + "/s"
+	}
+	if l.RPS == 0 && l.RateShape == "" {
+		return ""
+	}
+	s := num(l.RPS) + "/s"
+	if l.RateShape != "" && l.RateShape != "constant" {
+		s += " " + l.RateShape
+	}
+	return s
 }
 
 // scenarioWarnings says where files were run with different load, since a
@@ -422,16 +445,7 @@ func scenarioWarnings(files []FileReport) []string {
 		}
 		out = append(out, fmt.Sprintf("scenarios differ in %s (%s): the comparison is not like for like", what, strings.Join(parts, ", ")))
 	}
-	differ("rate", func(l Load) string {
-		if l.RPS == 0 && l.RateShape == "" {
-			return ""
-		}
-		s := num(l.RPS) + "/s"
-		if l.RateShape != "" && l.RateShape != "constant" {
-			s += " " + l.RateShape
-		}
-		return s
-	})
+	differ("rate", rateLabel)
 	differ("payload", func(l Load) string {
 		if l.Payload == nil {
 			return ""

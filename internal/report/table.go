@@ -218,12 +218,8 @@ func runTitle(f FileReport) string {
 
 func loadLabel(l Load) string {
 	var parts []string
-	if l.RPS > 0 {
-		s := num(l.RPS) + " req/s"
-		if l.RateShape != "" && l.RateShape != "constant" {
-			s += " " + l.RateShape
-		}
-		parts = append(parts, s)
+	if len(l.Sweep) > 0 || l.RPS > 0 {
+		parts = append(parts, strings.Replace(rateLabel(l), "/s", " req/s", 1))
 	}
 	if l.Duration != "" {
 		s := l.Duration + " per path"

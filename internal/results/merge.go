@@ -1,6 +1,10 @@
 package results
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
 
 // Merged is one path over all the trials of a file: counts summed, latency
 // from the trials' HDR histograms merged (not percentiles averaged, which
@@ -17,36 +21,53 @@ type Merged struct {
 // name, in the order paths first appear. Overhead is recomputed against the
 // merged direct path. The merged entry keeps no histogram string of its own
 // but Histogram holds the merged histogram, encoded, when all trials had one.
+//
+// A rate sweep's steps are never merged together: each (path, step) is one
+// entry, named PATH@RATErps (for example haproxy@2000rps), and its overhead
+// is against the direct path of the same step.
 func MergeTrials(f *File) ([]Merged, error) {
-	var order []string
-	byName := map[string][]Path{}
+	type key struct {
+		name string
+		step int
+	}
+	var order []key
+	byKey := map[key][]Path{}
 	for _, p := range f.Paths {
-		if _, ok := byName[p.Name]; !ok {
-			order = append(order, p.Name)
+		k := key{p.Name, p.Step}
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
 		}
-		byName[p.Name] = append(byName[p.Name], p)
+		byKey[k] = append(byKey[k], p)
 	}
 	out := make([]Merged, 0, len(order))
-	for _, name := range order {
-		m, err := mergeOne(byName[name])
+	for _, k := range order {
+		m, err := mergeOne(byKey[k])
 		if err != nil {
-			return nil, fmt.Errorf("path %s: %w", name, err)
+			return nil, fmt.Errorf("path %s: %w", k.name, err)
+		}
+		if k.step > 0 {
+			m.Name = SweepName(k.name, byKey[k][0].TargetRate)
 		}
 		out = append(out, m)
 	}
-	var direct *Percentiles
-	for i := range out {
+	direct := map[int]*Percentiles{}
+	for i, k := range order {
 		if out[i].Kind == "direct" && out[i].LatencyMs.Count > 0 {
-			direct = &out[i].LatencyMs
+			direct[k.step] = &out[i].LatencyMs
 		}
 	}
-	for i := range out {
+	for i, k := range order {
 		out[i].OverheadMs = nil
-		if direct != nil && out[i].Kind != "direct" && out[i].LatencyMs.Count > 0 {
-			out[i].OverheadMs = OverheadOf(out[i].LatencyMs, *direct)
+		if d := direct[k.step]; d != nil && out[i].Kind != "direct" && out[i].LatencyMs.Count > 0 {
+			out[i].OverheadMs = OverheadOf(out[i].LatencyMs, *d)
 		}
 	}
 	return out, nil
+}
+
+// SweepName names one step of a path in a rate sweep: "haproxy@2000rps".
+func SweepName(name string, rate float64) string {
+	return name + "@" + strconv.FormatFloat(math.Round(rate*1000)/1000, 'f', -1, 64) + "rps"
 }
 
 func mergeOne(trials []Path) (Merged, error) {

@@ -45,6 +45,9 @@ type Path struct {
 	Name  string `json:"name"`  // as named in the scenario, e.g. "haproxy"
 	Kind  string `json:"kind"`  // direct, haproxy, nginx, linkerd, linkerd-mtls, exec
 	Trial int    `json:"trial"` // 1-based round number
+	// Step is the 1-based step of a rate sweep (scenario "sweep"), 0 when
+	// the run had none. Trials of one path are merged only within a step.
+	Step int `json:"step,omitempty"`
 	// Order is the 1-based position of this path within its round (paths are
 	// measured in rotated order; see SPEC.md "Measurement method").
 	Order int `json:"order,omitempty"`

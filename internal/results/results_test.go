@@ -138,3 +138,39 @@ func TestMergeTrials(t *testing.T) {
 		t.Errorf("proxy %+v", hp.Proxy)
 	}
 }
+
+// A sweep's steps stay apart: one entry per path and step, named by its
+// rate, with overhead against the same step's direct.
+func TestMergeTrialsSweep(t *testing.T) {
+	t.Parallel()
+	var ps []results.Path
+	for step, c := range []struct {
+		rate            float64
+		direct, proxied float64
+	}{{500, 1, 2}, {2000, 3, 7}} {
+		for tr := 1; tr <= 2; tr++ {
+			d := trial(t, "direct", "direct", 100, c.direct)
+			h := trial(t, "haproxy", "haproxy", 100, c.proxied)
+			for _, p := range []*results.Path{&d, &h} {
+				p.Step, p.Trial, p.TargetRate = step+1, step*2+tr, c.rate
+			}
+			ps = append(ps, d, h)
+		}
+	}
+	m, err := results.MergeTrials(&results.File{Paths: ps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range m {
+		names = append(names, x.Name)
+	}
+	if got := strings.Join(names, " "); got != "direct@500rps haproxy@500rps direct@2000rps haproxy@2000rps" {
+		t.Fatalf("merged names %q", got)
+	}
+	for i, want := range map[int]float64{1: 1, 3: 4} {
+		if o := m[i].OverheadMs; o == nil || o.P50 < want-0.01 || o.P50 > want+0.01 || m[i].Trials != 2 {
+			t.Errorf("%s: overhead %+v over %d trials, want p50 +%v ms", m[i].Name, o, m[i].Trials, want)
+		}
+	}
+}

@@ -20,6 +20,11 @@ type Scenario struct {
 	Paths []PathSpec `yaml:"paths" json:"paths"`
 	// Rate is the offered load. A bare number means constant requests/s.
 	Rate Rate `yaml:"rate" json:"rate"`
+	// Sweep, when set, replaces Rate with a list of constant rates
+	// (requests/s) measured one after another: at each step every path is
+	// measured in every round, so each path gets a row per rate and the
+	// rate at which its latency bends shows.
+	Sweep []float64 `yaml:"sweep" json:"sweep,omitempty"`
 	// Duration is the measured window per path per trial (default 10s).
 	Duration Duration `yaml:"duration" json:"duration"`
 	// Warmup is sent before each measured window and not recorded (default 2s).

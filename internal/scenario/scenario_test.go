@@ -168,3 +168,30 @@ func TestFaults(t *testing.T) {
 		}
 	}
 }
+
+func TestSweep(t *testing.T) {
+	t.Parallel()
+	sc, err := scenario.Parse("s.yaml", []byte("paths: [direct]\nsweep: [500, 1000, 2000.5]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Sweep) != 3 || sc.Sweep[2] != 2000.5 {
+		t.Errorf("sweep %v", sc.Sweep)
+	}
+	for text, want := range map[string]string{
+		"sweep: [500, 0]\n": "sweep[1]: rate must be above 0",
+		"sweep: [500]\nrate: {shape: linear, rps: 1, end: 9}\n": "cannot be combined with a linear rate",
+		"sweep: [fast]\n": "s.yaml:2:9",
+	} {
+		sc, err := scenario.Parse("s.yaml", []byte("paths: [direct]\n"+text))
+		if err == nil {
+			err = sc.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", text, err, want)
+		}
+	}
+}

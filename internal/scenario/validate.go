@@ -42,6 +42,12 @@ var (
 	methodRE  = regexp.MustCompile(`^[A-Z]{1,16}$`)
 )
 
+// A sweep is bounded: every step measures every path in every round.
+const (
+	maxSweepSteps = 20
+	maxRate       = 1e6
+)
+
 // ValidName reports whether s may be used as a path name or setting key.
 func ValidName(s string) bool { return nameRE.MatchString(s) }
 
@@ -93,6 +99,19 @@ func (s *Scenario) validate() error {
 	}
 	if err := s.Rate.validate(); err != nil {
 		return err
+	}
+	if len(s.Sweep) > 0 {
+		if s.Rate.Shape != "" && s.Rate.Shape != "constant" {
+			return fmt.Errorf("sweep: its steps are constant rates; it cannot be combined with a %s rate", s.Rate.Shape)
+		}
+		if len(s.Sweep) > maxSweepSteps {
+			return fmt.Errorf("sweep: at most %d steps, got %d", maxSweepSteps, len(s.Sweep))
+		}
+		for i, r := range s.Sweep {
+			if !(r > 0) || r > maxRate {
+				return fmt.Errorf("sweep[%d]: rate must be above 0 and at most %g requests/s, got %g", i, maxRate, r)
+			}
+		}
 	}
 	if s.Duration <= 0 {
 		return fmt.Errorf("duration must be above 0, got %s", s.Duration.D())
@@ -212,7 +231,7 @@ func (r *Rate) validate() error {
 	default:
 		return fmt.Errorf("rate shape %q: want constant, linear or sine", r.Shape)
 	}
-	if r.RPS > 1e6 || r.End > 1e6 {
+	if r.RPS > maxRate || r.End > maxRate {
 		return fmt.Errorf("rate above 1,000,000 requests/s is not supported")
 	}
 	return nil
