@@ -221,7 +221,8 @@ func buildFile(f *results.File, name string) (FileReport, error) {
 	}
 	byName := map[string][]results.Path{}
 	for _, p := range f.Paths {
-		byName[p.Name] = append(byName[p.Name], p)
+		n := results.MergedName(p)
+		byName[n] = append(byName[n], p)
 	}
 	var all []*results.HostStats
 	for _, m := range merged {

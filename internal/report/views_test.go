@@ -18,6 +18,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/meshbench/meshbench/internal/report"
+	"github.com/meshbench/meshbench/internal/results"
 )
 
 func render(t *testing.T, r *report.Report, format string, o report.Options) []byte {
@@ -264,5 +265,36 @@ func TestHlogWindowStarts(t *testing.T) {
 	}
 	if n != len(f.Paths) {
 		t.Errorf("%d intervals for %d paths", n, len(f.Paths))
+	}
+}
+
+// In a rate sweep each (path, step) is a row that keeps its own windows:
+// their timelines, histograms and host figures.
+func TestSweepRows(t *testing.T) {
+	t.Parallel()
+	f := load(t, "bare-metal.json")[0]
+	var ps []results.Path
+	for step, rate := range []float64{500, 2000} {
+		for _, p := range f.Paths {
+			p.Step, p.TargetRate = step+1, rate
+			ps = append(ps, p)
+		}
+	}
+	f.Paths = ps
+	r, err := report.Build([]*results.File{f}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := r.Files[0].Paths
+	if len(rows) != len(ps) {
+		t.Fatalf("%d rows for %d windows", len(rows), len(ps))
+	}
+	for _, p := range rows {
+		if !strings.Contains(p.Name, "@") || len(p.Runs) != 1 || p.HostStats.Windows != 1 {
+			t.Errorf("%s: %d runs, %d host windows", p.Name, len(p.Runs), p.HostStats.Windows)
+		}
+	}
+	if r.Files[0].HostStats.Windows != len(ps) {
+		t.Errorf("host summary over %d windows, want %d", r.Files[0].HostStats.Windows, len(ps))
 	}
 }

@@ -45,9 +45,7 @@ func MergeTrials(f *File) ([]Merged, error) {
 		if err != nil {
 			return nil, fmt.Errorf("path %s: %w", k.name, err)
 		}
-		if k.step > 0 {
-			m.Name = SweepName(k.name, byKey[k][0].TargetRate)
-		}
+		m.Name = MergedName(byKey[k][0])
 		out = append(out, m)
 	}
 	direct := map[int]*Percentiles{}
@@ -65,9 +63,14 @@ func MergeTrials(f *File) ([]Merged, error) {
 	return out, nil
 }
 
-// SweepName names one step of a path in a rate sweep: "haproxy@2000rps".
-func SweepName(name string, rate float64) string {
-	return name + "@" + strconv.FormatFloat(math.Round(rate*1000)/1000, 'f', -1, 64) + "rps"
+// MergedName is the name MergeTrials gives the entry p is merged into: the
+// path's name, or in a rate sweep the path at its step's rate,
+// "haproxy@2000rps".
+func MergedName(p Path) string {
+	if p.Step == 0 {
+		return p.Name
+	}
+	return p.Name + "@" + strconv.FormatFloat(math.Round(p.TargetRate*1000)/1000, 'f', -1, 64) + "rps"
 }
 
 func mergeOne(trials []Path) (Merged, error) {
