@@ -3,13 +3,15 @@
 // A pure Schedule fixes when every request is meant to leave. One event
 // loop goroutine (loop.go) owns a bounded pool of keep-alive connections in
 // an epoll set of its own: it waits on a timerfd to just before the next
-// intended send time and spins the last microseconds, sends, and reads
-// whatever responses epoll reports in between. It never waits for a response before sending:
-// a request with no free connection waits in a queue, keeping its intended
-// time. Response time runs from the intended send time to the last byte of
-// the response, so time spent waiting for a connection or behind a stalled
-// server is in it (no coordinated omission); service time runs from the
-// actual send. Each loop records into its own HDR histograms, merged at the
+// intended send time and spins the last microseconds, sends, and reads the
+// responses that arrived meanwhile. It never waits for a response before
+// sending: a request with no free connection waits in a queue, keeping its
+// intended time. Response time runs from the intended send time to the
+// arrival of the last byte of the response, taken from the kernel's
+// receive timestamp (SO_TIMESTAMPNS) rather than from when the loop read
+// it, so the loop's own wake-up delay is not in it; time spent waiting for
+// a connection or behind a stalled server is (no coordinated omission).
+// Service time runs from the actual send. Each loop records into its own HDR histograms, merged at the
 // end, so memory does not grow with the number of requests.
 //
 // Why one loop and raw sockets rather than a worker goroutine per
@@ -20,7 +22,13 @@
 // VM this was built on (BenchmarkLoad2000): workers fed by a scheduler
 // goroutine cost 1.3–2.2 CPU s per 10k requests, the loop 1.0–1.5, fortio
 // 1.2; most of what remains is kernel time in the context switches of an
-// idle host, two per request.
+// idle host. With the receive timestamps the loop need not wake for a
+// response when its next send is due within 2 ms: it reads the response
+// then, at no cost to accuracy, which leaves one wake-up per request at
+// high rates. Measured side by side, old and new loop alternating three
+// times at 2000 req/s: 0.64–0.69 CPU s per 10k against 0.71–0.86, and a
+// p50 14 µs lower (the wake-up that is no longer measured); fortio in the
+// same minutes 0.70–0.85.
 //
 // What is recorded, and why:
 //   - Every request intended inside the measured window is exactly one of:
