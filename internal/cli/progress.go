@@ -9,10 +9,12 @@ import (
 
 	"github.com/meshbench/meshbench/internal/load"
 	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/runner"
 )
 
 // progress tells on stderr what a run is doing: a line per phase, and on a
-// terminal a bar that redraws in place while load runs.
+// terminal a bar that redraws in place while load runs. It is the run's
+// runner.Observer.
 type progress struct {
 	mu  sync.Mutex
 	w   io.Writer
@@ -22,11 +24,14 @@ type progress struct {
 	// last is when a plain progress line was last written, to keep a log
 	// readable: one line per phase and then one every few seconds.
 	last time.Time
+	// rounds is the plan's rounds per step, for "round 2/3".
+	rounds int
 }
 
 func newProgress(w io.Writer, tty bool) *progress { return &progress{w: w, tty: tty} }
 
-func (p *progress) line(format string, args ...any) {
+// Line prints a note on a line of its own.
+func (p *progress) Line(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearBar()
@@ -40,14 +45,24 @@ func (p *progress) clearBar() {
 	}
 }
 
-// phase announces a path in its round.
+// Window announces a path in its round.
+func (p *progress) Window(w runner.Window, what string) {
+	p.phase(w.N, w.Total, w.Path.Name, w.Trial, p.rounds, what)
+}
+
 func (p *progress) phase(n, total int, name string, trial, trials int, what string) {
 	round := ""
 	if trials > 1 {
 		round = fmt.Sprintf(", round %d/%d", trial, trials)
 	}
-	p.line("[%d/%d] %s%s: %s", n, total, name, round, what)
+	p.Line("[%d/%d] %s%s: %s", n, total, name, round, what)
 }
+
+// Load redraws the bar, or prints a line every few seconds.
+func (p *progress) Load(w runner.Window, s load.Progress) { p.load(w.Path.Name, s) }
+
+// Done prints a window's headline figures.
+func (p *progress) Done(_ runner.Window, r *results.Path) { p.done(r) }
 
 // load is called by the load engine about every 250 ms.
 func (p *progress) load(name string, s load.Progress) {
@@ -81,6 +96,6 @@ func (p *progress) done(r *results.Path) {
 		// MB as the table counts them, 2^20 bytes.
 		extra = fmt.Sprintf(", proxy %.2f CPU s, %.1f MB peak RSS", r.Proxy.CPUSeconds, float64(r.Proxy.MaxRSSBytes)/(1<<20))
 	}
-	p.line("  %s: p50 %.3f ms, p99 %.3f ms, %d requests at %.0f/s, %d errors%s",
+	p.Line("  %s: p50 %.3f ms, p99 %.3f ms, %d requests at %.0f/s, %d errors%s",
 		r.Name, r.LatencyMs.P50, r.LatencyMs.P99, r.Requests, r.AchievedRate, r.Errors, extra)
 }

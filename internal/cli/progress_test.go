@@ -40,7 +40,7 @@ func TestProgressTTY(t *testing.T) {
 	var b bytes.Buffer
 	p := newProgress(&b, true)
 	p.load("nginx", load.Progress{Phase: load.PhaseWarmup, Elapsed: time.Second, Total: 2 * time.Second, Sent: 1000})
-	p.line("next")
+	p.Line("next")
 	got := b.String()
 	if !strings.HasPrefix(got, "\r\033[K  nginx") || !strings.Contains(got, "[############............]") || !strings.Contains(got, "1.0s/2.0s") {
 		t.Errorf("bar %q", got)

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/report"
 	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/runner"
 	"github.com/meshbench/meshbench/internal/scenario"
 	"github.com/meshbench/meshbench/scenarios"
 )
@@ -129,24 +128,19 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		}
 	}
 
-	tmp, err := os.MkdirTemp("", "meshbench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
 	// Whatever happens below, no child outlives the run.
 	defer proc.StopAll(2 * time.Second)
-	env.TempDir = tmp
-
-	b := &bench{
-		w:      w,
-		sc:     sc,
-		env:    env,
-		roots:  hoststats.Roots{Proc: w.ProcRoot, Sys: w.SysRoot},
-		prog:   newProgress(w.Stderr, w.StderrIsTTY),
-		outDir: o.out,
-	}
-	file, runErr := b.run(ctx)
+	plan := runner.NewPlan(sc)
+	prog := newProgress(w.Stderr, w.StderrIsTTY)
+	prog.rounds = plan.Rounds
+	file, runErr := runner.Run(ctx, plan, runner.Env{
+		Self:     w.Self,
+		Roots:    hoststats.Roots{Proc: w.ProcRoot, Sys: w.SysRoot},
+		Now:      w.Now,
+		ProbeDir: o.out,
+		Version:  version(),
+		Log:      w.Stderr,
+	}, prog)
 	if file == nil {
 		return runErr
 	}
@@ -308,12 +302,6 @@ func checkRunGates(w *World, f *results.File, texts []string) error {
 		return fmt.Errorf("%d of %d gate checks failed: %w", n, len(outcomes), errext.ErrGateFailed)
 	}
 	return nil
-}
-
-// sharedCPUNote is the caveat every result carries: on one host the load
-// generator, backend and proxies compete for the same cores.
-func sharedCPUNote() string {
-	return fmt.Sprintf("the load generator, the backend replicas and the proxies share this host's %d CPU cores; compare paths measured in the same run, as ratios, rather than with other hosts' absolute figures", runtime.NumCPU())
 }
 
 func contains(list []string, s string) bool {

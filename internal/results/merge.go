@@ -48,18 +48,7 @@ func MergeTrials(f *File) ([]Merged, error) {
 		m.Name = MergedName(byKey[k][0])
 		out = append(out, m)
 	}
-	direct := map[int]*Percentiles{}
-	for i, k := range order {
-		if out[i].Kind == "direct" && out[i].LatencyMs.Count > 0 {
-			direct[k.step] = &out[i].LatencyMs
-		}
-	}
-	for i, k := range order {
-		out[i].OverheadMs = nil
-		if d := direct[k.step]; d != nil && out[i].Kind != "direct" && out[i].LatencyMs.Count > 0 {
-			out[i].OverheadMs = OverheadOf(out[i].LatencyMs, *d)
-		}
-	}
+	setOverhead(out, func(m *Merged) *Path { return &m.Path }, func(m *Merged) int { return m.Step })
 	return out, nil
 }
 
@@ -76,7 +65,7 @@ func MergedName(p Path) string {
 func mergeOne(trials []Path) (Merged, error) {
 	first := trials[0]
 	m := Merged{Trials: len(trials)}
-	m.Name, m.Kind = first.Name, first.Kind
+	m.Name, m.Kind, m.Step = first.Name, first.Kind, first.Step
 	m.ErrorsByClass = map[string]int64{}
 	m.P50Range = [2]float64{first.LatencyMs.P50, first.LatencyMs.P50}
 	m.P99Range = [2]float64{first.LatencyMs.P99, first.LatencyMs.P99}
@@ -169,4 +158,31 @@ func worst(trials []Path, get func(Path) Percentiles) Percentiles {
 		}
 	}
 	return w
+}
+
+// SetOverhead sets the overhead of each row of a run against the direct row
+// of the same round (SPEC.md: overhead = percentile − direct percentile, same
+// round); rows without a direct row in their round get none.
+func SetOverhead(ps []Path) {
+	setOverhead(ps, func(p *Path) *Path { return p }, func(p *Path) int { return p.Trial })
+}
+
+// setOverhead is the one overhead rule: every row that is not direct gets its
+// latency minus the latency of the direct row with the same key, when there
+// is one and both measured something.
+func setOverhead[T any](rows []T, path func(*T) *Path, key func(*T) int) {
+	direct := map[int]Percentiles{}
+	for i := range rows {
+		if p := path(&rows[i]); p.Kind == "direct" && p.LatencyMs.Count > 0 {
+			direct[key(&rows[i])] = p.LatencyMs
+		}
+	}
+	for i := range rows {
+		p := path(&rows[i])
+		p.OverheadMs = nil
+		d, ok := direct[key(&rows[i])]
+		if ok && p.Kind != "direct" && p.LatencyMs.Count > 0 {
+			p.OverheadMs = OverheadOf(p.LatencyMs, d)
+		}
+	}
 }

@@ -1,0 +1,168 @@
+// Package runner runs a benchmark: it brings up the backend and the paths of
+// a Plan, drives the load through each path in its measured windows, samples
+// the host and the proxies while it does, and returns the meshbench/v1
+// result. The CLI, tests and library users all call the same Run.
+//
+// A run owns what it starts: its backend replicas, its paths' processes and
+// its temporary directory are stopped and removed when Run returns, and two
+// runs in one process never touch each other's.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/hoststats"
+	"github.com/meshbench/meshbench/internal/load"
+	"github.com/meshbench/meshbench/internal/results"
+)
+
+// Env is what a run may take from outside the process.
+type Env struct {
+	// Self is the meshbench executable; paths that run meshbench's own
+	// sidecar start it (or the meshbench-sidecar binary beside it).
+	Self string
+	// Roots are where /proc and /sys are read from (fixture trees in tests).
+	Roots hoststats.Roots
+	// Now is the clock for the result's timestamps (time.Now when nil).
+	Now func() time.Time
+	// ProbeDir is where the fsync probe writes: the result's directory, since
+	// that is the disk a reader of the result cares about ("" is the
+	// system's temporary directory).
+	ProbeDir string
+	// Version is meshbench's version, recorded in the result.
+	Version string
+	// Log receives one-line notes from path kinds (io.Discard when nil).
+	Log io.Writer
+}
+
+// Observer is told what a run is doing, for progress lines. Its methods may
+// be called from more than one goroutine, but never at the same time for the
+// same window.
+type Observer interface {
+	// Line is a one-line note ("backend: 3 replicas on ...").
+	Line(format string, args ...any)
+	// Window says what happens to a measured window ("starting").
+	Window(w Window, what string)
+	// Load is a snapshot of the load engine, about every 250 ms.
+	Load(w Window, p load.Progress)
+	// Done is a measured window's row.
+	Done(w Window, p *results.Path)
+}
+
+// Run measures plan. It returns the result file even when it also returns
+// an error or was interrupted (ctx cancelled), holding every window measured
+// so far, with Interrupted set in the latter case; the file is nil only when
+// the run failed before anything could be recorded. A nil obs is quiet.
+func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File, error) {
+	if obs == nil {
+		obs = quiet{}
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Log == nil {
+		env.Log = io.Discard
+	}
+	scJSON, err := json.Marshal(plan.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "meshbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	r := &run{plan: plan, env: env, obs: obs}
+	r.site = newLocalSite(plan.Scenario, env, tmp)
+	defer r.site.close()
+
+	f := &results.File{
+		Schema:    results.Schema,
+		Tool:      results.Tool{Name: "meshbench", Version: env.Version, GoVersion: runtime.Version()},
+		StartedAt: env.Now().UTC(),
+		Scenario:  scJSON,
+		Host:      hoststats.Identify(ctx, env.Roots),
+		Notes:     []string{SharedCPUNote()},
+	}
+	err = r.measureAll(ctx, f)
+	f.FinishedAt = env.Now().UTC()
+	if ctx.Err() != nil {
+		f.Interrupted = true
+		err = nil
+	}
+	results.SetOverhead(f.Paths)
+	var stats []*results.HostStats
+	for _, p := range f.Paths {
+		stats = append(stats, p.HostStats)
+	}
+	if v := hoststats.Verdicts(f.HostQuality, stats); len(v) > 0 {
+		if f.HostQuality == nil {
+			f.HostQuality = &results.HostQuality{}
+		}
+		f.HostQuality.Verdicts = v
+	}
+	return f, err
+}
+
+// run is one Run in progress.
+type run struct {
+	plan *Plan
+	env  Env
+	obs  Observer
+	site site
+}
+
+// measureAll runs the probes, opens the site and measures every window of
+// the plan, appending rows to f as they come.
+func (r *run) measureAll(ctx context.Context, f *results.File) error {
+	sc := r.plan.Scenario
+	if len(sc.HostStats.Probes) > 0 {
+		r.obs.Line("probing the host: %v", sc.HostStats.Probes)
+		q, err := hoststats.RunProbes(ctx, r.env.Roots, sc.HostStats.Probes, r.env.ProbeDir)
+		if err != nil {
+			return err
+		}
+		f.HostQuality = q
+	}
+	if err := r.site.open(ctx, r.obs); err != nil {
+		return err
+	}
+	step := -1
+	for _, w := range r.plan.Windows() {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if w.Step.Index > 0 && w.Step.Index != step {
+			step = w.Step.Index
+			r.obs.Line("sweep step %d/%d: %g requests/s", step, len(r.plan.Steps), w.Step.Rate.RPS)
+		}
+		p, err := r.measure(ctx, w)
+		if p != nil {
+			f.Paths = append(f.Paths, *p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SharedCPUNote is the caveat every local result carries: on one host the
+// load generator, backend and proxies compete for the same cores.
+func SharedCPUNote() string {
+	return fmt.Sprintf("the load generator, the backend replicas and the proxies share this host's %d CPU cores; compare paths measured in the same run, as ratios, rather than with other hosts' absolute figures", runtime.NumCPU())
+}
+
+type quiet struct{}
+
+func (quiet) Line(string, ...any)          {}
+func (quiet) Window(Window, string)        {}
+func (quiet) Load(Window, load.Progress)   {}
+func (quiet) Done(Window, *results.Path)   {}

@@ -1,0 +1,126 @@
+package runner
+
+import (
+	"context"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/load"
+	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/scenario"
+)
+
+// shortScenario measures paths at a low rate for a short window.
+func shortScenario(paths ...string) *scenario.Scenario {
+	sc := scenario.Default()
+	sc.Paths = specs(paths...)
+	sc.Rate = scenario.Rate{Shape: "constant", RPS: 200}
+	sc.Duration = scenario.Duration(1500 * time.Millisecond)
+	sc.Warmup = scenario.Duration(300 * time.Millisecond)
+	sc.Backend.Replicas = 2
+	sc.HostStats.Interval = scenario.Duration(500 * time.Millisecond)
+	return sc
+}
+
+func needBinary(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is not installed (scripts/setup.sh installs it): %v", name, err)
+	}
+}
+
+func TestRunDirect(t *testing.T) {
+	t.Parallel()
+	f, err := Run(context.Background(), NewPlan(shortScenario("direct")), Env{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Interrupted || len(f.Paths) != 1 {
+		t.Fatalf("interrupted %v, %d rows", f.Interrupted, len(f.Paths))
+	}
+	p := f.Paths[0]
+	if p.Errors != 0 || p.Requests < 280 || p.Requests > 320 {
+		t.Errorf("%d requests (want about 300), %d errors %v", p.Requests, p.Errors, p.ErrorsByClass)
+	}
+	if p.OverheadMs != nil || p.Proxy != nil {
+		t.Errorf("direct has overhead %v or proxy usage %v", p.OverheadMs, p.Proxy)
+	}
+	if p.HostStats == nil || p.HostStats.CPU == nil {
+		t.Error("no host stats in the window")
+	}
+	if f.Schema != results.Schema || len(f.Scenario) == 0 || f.Host.Hostname == "" || len(f.Notes) == 0 {
+		t.Errorf("result header incomplete: schema %q, scenario %d bytes, host %q, notes %v", f.Schema, len(f.Scenario), f.Host.Hostname, f.Notes)
+	}
+}
+
+// TestConcurrentRuns runs two benchmarks at once in one process, each with a
+// real haproxy: each run stops only what it started, so both keep their
+// proxies until their own end and measure without errors.
+func TestConcurrentRuns(t *testing.T) {
+	t.Parallel()
+	needBinary(t, "haproxy")
+	var wg sync.WaitGroup
+	files := make([]*results.File, 2)
+	errs := make([]error, 2)
+	for i := range files {
+		sc := shortScenario("direct", "haproxy")
+		if i == 1 {
+			// Different lengths, so that one run ends in the middle of the
+			// other's windows.
+			sc.Duration = scenario.Duration(time.Second)
+			sc.Trials = 2
+		}
+		wg.Go(func() { files[i], errs[i] = Run(context.Background(), NewPlan(sc), Env{}, nil) })
+	}
+	wg.Wait()
+	for i, f := range files {
+		if errs[i] != nil {
+			t.Fatalf("run %d: %v", i, errs[i])
+		}
+		for _, p := range f.Paths {
+			if p.Errors != 0 || p.Requests == 0 {
+				t.Errorf("run %d %s round %d: %d requests, %d errors %v", i, p.Name, p.Trial, p.Requests, p.Errors, p.ErrorsByClass)
+			}
+			if p.Kind == "haproxy" && (p.Proxy == nil || p.Proxy.CPUSeconds <= 0 || p.OverheadMs == nil) {
+				t.Errorf("run %d haproxy round %d: usage %+v, overhead %v, warnings %v", i, p.Trial, p.Proxy, p.OverheadMs, p.Warnings)
+			}
+		}
+	}
+	if len(files[0].Paths) != 2 || len(files[1].Paths) != 4 {
+		t.Errorf("rows: %d and %d, want 2 and 4", len(files[0].Paths), len(files[1].Paths))
+	}
+}
+
+// cancelAt cancels the run once the load engine reports the measured phase
+// of window n.
+type cancelAt struct {
+	quiet
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c cancelAt) Load(w Window, p load.Progress) {
+	if w.N == c.n && p.Phase == load.PhaseMeasure && p.Sent > 0 {
+		c.cancel()
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := shortScenario("direct")
+	sc.Trials = 3
+	f, err := Run(ctx, NewPlan(sc), Env{}, cancelAt{n: 2, cancel: cancel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Interrupted || len(f.Paths) != 2 {
+		t.Fatalf("interrupted %v with %d rows, want true with 2", f.Interrupted, len(f.Paths))
+	}
+	if full, cut := f.Paths[0], f.Paths[1]; cut.DurationS >= full.DurationS || len(cut.Warnings) == 0 {
+		t.Errorf("cut window: %.2fs (full %.2fs), warnings %v", cut.DurationS, full.DurationS, cut.Warnings)
+	}
+}

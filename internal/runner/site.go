@@ -1,0 +1,152 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/backend"
+	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/scenario"
+)
+
+// site is where the backend replicas and the paths of a run live.
+type site interface {
+	// open starts the backend replicas (none when a target is measured).
+	open(ctx context.Context, obs Observer) error
+	// startPath brings a path up; it answers once startPath returns.
+	startPath(ctx context.Context, spec scenario.PathSpec) (paths.Instance, error)
+	// armFaults schedules the scenario's faults from now, the opening of a
+	// measured window; the returned func cancels those not yet fired and
+	// restores every replica, so that the next window meets the same backend.
+	armFaults() (restore func() error)
+	// close stops everything the site started.
+	close()
+}
+
+// localSite runs the backend and the paths on this host.
+type localSite struct {
+	sc       *scenario.Scenario
+	env      paths.Env
+	bcfg     backend.Config
+	replicas []*backend.Server
+	client   *http.Client
+}
+
+func newLocalSite(sc *scenario.Scenario, env Env, tmp string) *localSite {
+	bk := sc.Backend
+	return &localSite{
+		sc:     sc,
+		env:    paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp},
+		bcfg:   backend.Config{Payload: bk.Payload, Delay: bk.Delay.D(), Distribution: bk.DelayDistribution, ErrorRate: bk.ErrorRate},
+		client: &http.Client{Timeout: time.Second},
+	}
+}
+
+func (s *localSite) open(ctx context.Context, obs Observer) error {
+	if s.sc.Target != "" {
+		return nil
+	}
+	// The replicas live as long as the run, not as ctx: an interrupted run
+	// still stops its paths cleanly before close stops the replicas.
+	var err error
+	s.replicas, err = backend.StartReplicas(context.WithoutCancel(ctx), s.sc.Backend.Replicas, s.bcfg)
+	if err != nil {
+		return fmt.Errorf("starting the backend: %w", err)
+	}
+	for _, r := range s.replicas {
+		s.env.Upstreams = append(s.env.Upstreams, r.Addr())
+	}
+	obs.Line("backend: %d replicas on %v (payload %d B, delay %s)", len(s.replicas), s.env.Upstreams, s.bcfg.Payload, s.bcfg.Delay)
+	return nil
+}
+
+func (s *localSite) startPath(ctx context.Context, spec scenario.PathSpec) (paths.Instance, error) {
+	return paths.Start(ctx, spec, s.env)
+}
+
+func (s *localSite) close() {
+	for _, r := range s.replicas {
+		r.Close()
+	}
+	s.replicas = nil
+}
+
+func (s *localSite) armFaults() func() error {
+	if len(s.sc.Faults) == 0 {
+		return func() error { return nil }
+	}
+	var timers []*time.Timer
+	for _, f := range s.sc.Faults {
+		if f.Replica >= len(s.replicas) {
+			continue
+		}
+		r := s.replicas[f.Replica]
+		timers = append(timers, time.AfterFunc(f.At.D(), func() {
+			switch {
+			case f.ErrorRate != nil:
+				r.SetErrorRate(*f.ErrorRate)
+			case f.Delay != nil:
+				r.SetDelay(f.Delay.D())
+			case f.Kill:
+				r.Close()
+			}
+		}))
+	}
+	return func() error {
+		for _, t := range timers {
+			t.Stop()
+		}
+		return s.restore()
+	}
+}
+
+// restore undoes the faults between windows: rates and delays are reset, and
+// a killed replica is started again on its old port.
+func (s *localSite) restore() error {
+	var errs []error
+	for i, r := range s.replicas {
+		if err := r.SetErrorRate(s.bcfg.ErrorRate); err != nil {
+			errs = append(errs, err)
+		}
+		if err := r.SetDelay(s.bcfg.Delay); err != nil {
+			errs = append(errs, err)
+		}
+		if s.answers(r.URL()) {
+			continue
+		}
+		r.Close()
+		nr, err := startOn(r.Addr(), s.bcfg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restarting replica %d: %w", i, err))
+			continue
+		}
+		s.replicas[i] = nr
+	}
+	return errors.Join(errs...)
+}
+
+func (s *localSite) answers(url string) bool {
+	resp, err := s.client.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// startOn starts a replica on a given address, retrying briefly while the
+// kernel still holds the old listener's port.
+func startOn(addr string, cfg backend.Config) (*backend.Server, error) {
+	var err error
+	for range 20 {
+		var s *backend.Server
+		if s, err = backend.Start(context.Background(), addr, cfg); err == nil {
+			return s, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, err
+}
