@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -165,19 +167,43 @@ func TestRunInterrupted(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(testBinary(t), "run", "--paths", "direct,linkerd", "--rate", "200",
 		"--duration", "2s", "--warmup", "500ms", "--out", out, "--no-host-stats")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	var stderr syncBuffer
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// direct takes 2.5 s; interrupt in the middle of linkerd's window, with
-	// its sidecar running.
-	time.Sleep(4200 * time.Millisecond)
+	// Interrupt in the middle of linkerd's measured window, with its
+	// sidecar running: the progress line that opens the window says when.
+	inWindow, eof := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(eof)
+		sc := bufio.NewScanner(pipe)
+		seen := false
+		for sc.Scan() {
+			stderr.WriteString(sc.Text() + "\n")
+			if !seen && strings.HasPrefix(sc.Text(), "  linkerd measure") {
+				seen = true
+				close(inWindow)
+			}
+		}
+	}()
+	select {
+	case <-inWindow:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("linkerd's window never opened")
+	}
 	kids := childrenOf(t, cmd.Process.Pid)
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() {
+		<-eof // Wait closes the pipe: read it to its end first
+		done <- cmd.Wait()
+	}()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
@@ -304,4 +330,23 @@ func TestRunSweep(t *testing.T) {
 		t.Errorf("--sweep with --rate: exit %d", code)
 	}
 	oneLine(t, stderr, "give one")
+}
+
+// syncBuffer is a strings.Builder that one goroutine writes while another
+// may read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) WriteString(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(v)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -162,7 +162,7 @@ func SharedCPUNote() string {
 
 type quiet struct{}
 
-func (quiet) Line(string, ...any)          {}
-func (quiet) Window(Window, string)        {}
-func (quiet) Load(Window, load.Progress)   {}
-func (quiet) Done(Window, *results.Path)   {}
+func (quiet) Line(string, ...any)        {}
+func (quiet) Window(Window, string)      {}
+func (quiet) Load(Window, load.Progress) {}
+func (quiet) Done(Window, *results.Path) {}
