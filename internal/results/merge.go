@@ -65,7 +65,7 @@ func MergedName(p Path) string {
 func mergeOne(trials []Path) (Merged, error) {
 	first := trials[0]
 	m := Merged{Trials: len(trials)}
-	m.Name, m.Kind, m.Step = first.Name, first.Kind, first.Step
+	m.Name, m.Kind, m.Step, m.Baseline = first.Name, first.Kind, first.Step, first.Baseline
 	m.ErrorsByClass = map[string]int64{}
 	m.P50Range = [2]float64{first.LatencyMs.P50, first.LatencyMs.P50}
 	m.P99Range = [2]float64{first.LatencyMs.P99, first.LatencyMs.P99}
@@ -167,21 +167,27 @@ func SetOverhead(ps []Path) {
 	setOverhead(ps, func(p *Path) *Path { return p }, func(p *Path) int { return p.Trial })
 }
 
-// setOverhead is the one overhead rule: every row that is not direct gets its
-// latency minus the latency of the direct row with the same key, when there
-// is one and both measured something.
+// setOverhead is the one overhead rule: every row that is not the baseline
+// gets its latency minus the latency of the baseline row with the same key,
+// when there is one and both measured something. The baseline is the row
+// marked so; in files written before rows were marked, every direct row.
 func setOverhead[T any](rows []T, path func(*T) *Path, key func(*T) int) {
-	direct := map[int]Percentiles{}
+	marked := false
 	for i := range rows {
-		if p := path(&rows[i]); p.Kind == "direct" && p.LatencyMs.Count > 0 {
-			direct[key(&rows[i])] = p.LatencyMs
+		marked = marked || path(&rows[i]).Baseline
+	}
+	isBase := func(p *Path) bool { return p.Baseline || (!marked && p.Kind == "direct") }
+	base := map[int]Percentiles{}
+	for i := range rows {
+		if p := path(&rows[i]); isBase(p) && p.LatencyMs.Count > 0 {
+			base[key(&rows[i])] = p.LatencyMs
 		}
 	}
 	for i := range rows {
 		p := path(&rows[i])
 		p.OverheadMs = nil
-		d, ok := direct[key(&rows[i])]
-		if ok && p.Kind != "direct" && p.LatencyMs.Count > 0 {
+		d, ok := base[key(&rows[i])]
+		if ok && !isBase(p) && p.LatencyMs.Count > 0 {
 			p.OverheadMs = OverheadOf(p.LatencyMs, d)
 		}
 	}

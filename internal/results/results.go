@@ -31,6 +31,13 @@ type File struct {
 	// Notes are caveats a reader must see beside the numbers, e.g. that the
 	// load generator shares its CPUs with what it measures.
 	Notes []string `json:"notes,omitempty"`
+	// NoiseFloorMs is the A/A overhead of the baseline against itself.
+	NoiseFloorMs *NoiseFloor `json:"noise_floor_ms,omitempty"`
+	// Placement says where the load generator, backend and proxies ran.
+	Placement *Placement `json:"placement,omitempty"`
+	// Summary has one entry per path (and sweep step), rounds merged, with
+	// overhead intervals.
+	Summary []Summary `json:"summary,omitempty"`
 }
 
 // Tool names the program that wrote the file.
@@ -51,6 +58,9 @@ type Path struct {
 	// Order is the 1-based position of this path within its round (paths are
 	// measured in rotated order; see SPEC.md "Measurement method").
 	Order int `json:"order,omitempty"`
+	// Baseline marks the path the others' overhead is measured against (the
+	// scenario's first direct path). Files without it take every direct row.
+	Baseline bool `json:"baseline,omitempty"`
 
 	TargetRate   float64 `json:"target_rate"`   // requests/s asked for (mean over the window)
 	AchievedRate float64 `json:"achieved_rate"` // requests sent/s over the measured window
@@ -81,6 +91,9 @@ type Path struct {
 	// Timeline holds one entry per second of the measured window, for
 	// latency-over-time charts.
 	Timeline []Interval `json:"timeline,omitempty"`
+	// Windows are the row's measured windows, interleaved with the other
+	// paths' in its round; the row's figures are over all of them.
+	Windows []Sample `json:"windows,omitempty"`
 
 	Proxy     *Proxy     `json:"proxy,omitempty"`
 	HostStats *HostStats `json:"host_stats,omitempty"`

@@ -1,8 +1,18 @@
 package runner
 
 import (
+	"time"
+
+	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
+
+// DefaultWindow is the length of one interleaved measured window.
+const DefaultWindow = time.Second
+
+// rewarm is the warm-up before every window of a round but its first: the
+// path stayed up and warm, but the load engine opens its connections anew.
+const rewarm = 200 * time.Millisecond
 
 // Plan is what one run measures: steps × rounds × paths in rotated order,
 // with the scenario's faults armed in every measured window. It is built
@@ -15,9 +25,19 @@ type Plan struct {
 	Steps []Step
 	// Rounds is how many times each step measures every path.
 	Rounds int
-	// Paths are measured in this order in a step's first round and rotated
-	// by one place in each later round.
+	// Paths are measured in this order in a step's first window and
+	// rotated by one place in each later one. With a baseline and AA set,
+	// they end with the A/A path.
 	Paths []scenario.PathSpec
+	// Baseline names the path the others' overhead is measured against:
+	// the scenario's first direct path ("" when it has none).
+	Baseline string
+	// Window is the length of one measured window. Each path's measured
+	// time per round (the scenario's duration) is cut into windows of about
+	// this length, interleaved with the other paths' windows, so that every
+	// path's windows sit next to the baseline's in time. 0, or the duration
+	// or more, gives one window per path per round.
+	Window time.Duration
 }
 
 // Step is one offered load.
@@ -36,15 +56,35 @@ type Window struct {
 	// trial, so that "the same round" never mixes two rates. Trial is the
 	// round within its step (1-based); it decides the rotation.
 	Round, Trial int
-	// Order is the path's 1-based place in its round.
+	// Slice is the window's 1-based place among its path's windows in the
+	// round, of Slices; Len is its length and Warmup the load sent before
+	// it, unrecorded.
+	Slice, Slices int
+	Len, Warmup   time.Duration
+	// Order is the path's 1-based place in its round (the place of its
+	// first window).
 	Order int
 	// N counts windows from 1; Total is the plan's number of windows.
 	N, Total int
 }
 
-// NewPlan lays out the measured windows of sc, which must be valid.
+// NewPlan lays out the measured windows of sc, which must be valid. It
+// interleaves short windows (DefaultWindow) and adds the A/A path when the
+// scenario has a direct path, except where one long window per path is what
+// the scenario means: faults fire at set times of a window, and a linear or
+// sine rate shapes one window.
 func NewPlan(sc *scenario.Scenario) *Plan {
-	p := &Plan{Scenario: sc, Rounds: sc.Trials, Paths: sc.Paths}
+	p := &Plan{Scenario: sc, Rounds: sc.Trials, Paths: sc.Paths, Window: DefaultWindow}
+	if len(sc.Faults) > 0 || (len(sc.Sweep) == 0 && sc.Rate.Shape != "" && sc.Rate.Shape != "constant") {
+		p.Window = 0
+	}
+	for _, ps := range sc.Paths {
+		if ps.Kind == "direct" {
+			p.Baseline = ps.Name
+			p.Paths = append(append([]scenario.PathSpec{}, sc.Paths...), scenario.PathSpec{Name: results.AAName, Kind: "direct"})
+			break
+		}
+	}
 	if len(sc.Sweep) == 0 {
 		p.Steps = []Step{{Rate: sc.Rate}}
 		return p
@@ -55,19 +95,44 @@ func NewPlan(sc *scenario.Scenario) *Plan {
 	return p
 }
 
-// Windows lists every measured window of the plan in the order they run.
+// slices cuts the scenario's duration into windows of about p.Window.
+func (p *Plan) slices() (n int, length time.Duration) {
+	d := p.Scenario.Duration.D()
+	if p.Window <= 0 || p.Window >= d {
+		return 1, d
+	}
+	n = int((d + p.Window/2) / p.Window)
+	return n, d / time.Duration(n)
+}
+
+// Windows lists every measured window of the plan in the order they run:
+// for each step and round, the paths' windows interleaved, each slice of the
+// round in a rotated order.
 func (p *Plan) Windows() []Window {
-	total := len(p.Steps) * p.Rounds * len(p.Paths)
+	n, length := p.slices()
+	warm := p.Scenario.Warmup.D()
+	total := len(p.Steps) * p.Rounds * n * len(p.Paths)
 	out := make([]Window, 0, total)
 	round := 0
 	for _, st := range p.Steps {
 		for trial := 1; trial <= p.Rounds; trial++ {
 			round++
-			for i, spec := range rotate(p.Paths, trial-1) {
-				out = append(out, Window{
-					Step: st, Path: spec, Round: round, Trial: trial,
-					Order: i + 1, N: len(out) + 1, Total: total,
-				})
+			order := map[string]int{}
+			for slice := 1; slice <= n; slice++ {
+				w := warm
+				if slice > 1 {
+					w = min(warm, rewarm)
+				}
+				for i, spec := range rotate(p.Paths, (trial-1)*n+slice-1) {
+					if _, ok := order[spec.Name]; !ok {
+						order[spec.Name] = i + 1
+					}
+					out = append(out, Window{
+						Step: st, Path: spec, Round: round, Trial: trial,
+						Slice: slice, Slices: n, Len: length, Warmup: w,
+						Order: order[spec.Name], N: len(out) + 1, Total: total,
+					})
+				}
 			}
 		}
 	}

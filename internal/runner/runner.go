@@ -11,6 +11,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/meshbench/meshbench/internal/hoststats"
 	"github.com/meshbench/meshbench/internal/load"
+	"github.com/meshbench/meshbench/internal/paths"
 	"github.com/meshbench/meshbench/internal/results"
 )
 
@@ -47,11 +49,12 @@ type Env struct {
 type Observer interface {
 	// Line is a one-line note ("backend: 3 replicas on ...").
 	Line(format string, args ...any)
-	// Window says what happens to a measured window ("starting").
+	// Window says what happens to a measured window ("measuring").
 	Window(w Window, what string)
 	// Load is a snapshot of the load engine, about every 250 ms.
 	Load(w Window, p load.Progress)
-	// Done is a measured window's row.
+	// Done is a row: one path in one round, all its windows measured (w
+	// is the row's first window).
 	Done(w Window, p *results.Path)
 }
 
@@ -98,6 +101,7 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 		err = nil
 	}
 	results.SetOverhead(f.Paths)
+	f.Summary, f.NoiseFloorMs = results.SummarizePaths(f)
 	var stats []*results.HostStats
 	for _, p := range f.Paths {
 		stats = append(stats, p.HostStats)
@@ -119,8 +123,9 @@ type run struct {
 	site site
 }
 
-// measureAll runs the probes, opens the site and measures every window of
-// the plan, appending rows to f as they come.
+// measureAll runs the probes, opens the site, brings every path up and
+// measures every window of the plan, appending a row to f as each path's
+// round completes (and, when interrupted, the rows measured so far).
 func (r *run) measureAll(ctx context.Context, f *results.File) error {
 	sc := r.plan.Scenario
 	if len(sc.HostStats.Probes) > 0 {
@@ -134,24 +139,84 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 	if err := r.site.open(ctx, r.obs); err != nil {
 		return err
 	}
+	insts, err := r.startPaths(ctx)
+	defer func() {
+		for _, inst := range insts {
+			inst.Stop()
+		}
+	}()
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	ws := r.plan.Windows()
+	rows := map[rowKey]*row{}
+	var order []rowKey
+	flush := func() error {
+		for _, k := range order {
+			p, err := rows[k].result(r.plan.Baseline, sc.Duration.D())
+			if err != nil {
+				return err
+			}
+			f.Paths = append(f.Paths, *p)
+			r.obs.Done(rows[k].w, p)
+		}
+		clear(rows)
+		order = order[:0]
+		return nil
+	}
 	step := -1
-	for _, w := range r.plan.Windows() {
+	for i, w := range ws {
 		if ctx.Err() != nil {
-			return nil
+			break
 		}
 		if w.Step.Index > 0 && w.Step.Index != step {
 			step = w.Step.Index
 			r.obs.Line("sweep step %d/%d: %g requests/s", step, len(r.plan.Steps), w.Step.Rate.RPS)
 		}
-		p, err := r.measure(ctx, w)
-		if p != nil {
-			f.Paths = append(f.Paths, *p)
-		}
+		r.obs.Window(w, "measuring")
+		m, err := r.window(ctx, w, insts[w.Path.Name])
 		if err != nil {
-			return err
+			return errors.Join(err, flush())
+		}
+		if m != nil {
+			k := rowKey{w.Path.Name, w.Round}
+			if rows[k] == nil {
+				rows[k] = &row{w: w}
+				order = append(order, k)
+			}
+			rows[k].add(m)
+		}
+		if i == len(ws)-1 || ws[i+1].Round != w.Round {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return flush()
+}
+
+type rowKey struct {
+	name  string
+	round int
+}
+
+// startPaths brings every path of the plan up, in order, and keeps them up
+// for the whole run so that their windows can interleave. On error it
+// returns those it started, for the caller to stop.
+func (r *run) startPaths(ctx context.Context) (map[string]paths.Instance, error) {
+	insts := map[string]paths.Instance{}
+	for _, spec := range r.plan.Paths {
+		r.obs.Line("starting %s", spec.Name)
+		inst, err := r.site.startPath(ctx, spec)
+		if err != nil {
+			if ctx.Err() != nil {
+				return insts, nil
+			}
+			return insts, err
+		}
+		insts[spec.Name] = inst
+	}
+	return insts, nil
 }
 
 // SharedCPUNote is the caveat every local result carries: on one host the

@@ -37,18 +37,30 @@ func TestRunDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Interrupted || len(f.Paths) != 1 {
+	if f.Interrupted || len(f.Paths) != 2 || f.Paths[1].Name != results.AAName {
 		t.Fatalf("interrupted %v, %d rows", f.Interrupted, len(f.Paths))
 	}
 	p := f.Paths[0]
-	if p.Errors != 0 || p.Requests < 280 || p.Requests > 320 {
-		t.Errorf("%d requests (want about 300), %d errors %v", p.Requests, p.Errors, p.ErrorsByClass)
+	for _, p := range f.Paths {
+		if p.Errors != 0 || p.Requests < 280 || p.Requests > 320 {
+			t.Errorf("%s: %d requests (want about 300), %d errors %v", p.Name, p.Requests, p.Errors, p.ErrorsByClass)
+		}
+		if p.Proxy != nil || len(p.Windows) != 2 || p.HostStats == nil || p.HostStats.CPU == nil {
+			t.Errorf("%s: proxy usage %v, %d windows, host stats %+v", p.Name, p.Proxy, len(p.Windows), p.HostStats)
+		}
+		var n int64
+		for _, w := range p.Windows {
+			n += w.Requests
+		}
+		if n != p.Requests {
+			t.Errorf("%s: windows hold %d requests, the row %d", p.Name, n, p.Requests)
+		}
 	}
-	if p.OverheadMs != nil || p.Proxy != nil {
-		t.Errorf("direct has overhead %v or proxy usage %v", p.OverheadMs, p.Proxy)
+	if !p.Baseline || p.OverheadMs != nil || f.Paths[1].OverheadMs == nil {
+		t.Errorf("baseline %v with overhead %v; A/A overhead %v", p.Baseline, p.OverheadMs, f.Paths[1].OverheadMs)
 	}
-	if p.HostStats == nil || p.HostStats.CPU == nil {
-		t.Error("no host stats in the window")
+	if len(f.Summary) != 2 || f.Summary[0].Verdict != results.VerdictBaseline || f.Summary[1].Pairs != 2 || f.NoiseFloorMs == nil {
+		t.Errorf("summary %+v, noise floor %+v", f.Summary, f.NoiseFloorMs)
 	}
 	if f.Schema != results.Schema || len(f.Scenario) == 0 || f.Host.Hostname == "" || len(f.Notes) == 0 {
 		t.Errorf("result header incomplete: schema %q, scenario %d bytes, host %q, notes %v", f.Schema, len(f.Scenario), f.Host.Hostname, f.Notes)
@@ -88,8 +100,8 @@ func TestConcurrentRuns(t *testing.T) {
 			}
 		}
 	}
-	if len(files[0].Paths) != 2 || len(files[1].Paths) != 4 {
-		t.Errorf("rows: %d and %d, want 2 and 4", len(files[0].Paths), len(files[1].Paths))
+	if len(files[0].Paths) != 3 || len(files[1].Paths) != 6 {
+		t.Errorf("rows: %d and %d, want 3 and 6", len(files[0].Paths), len(files[1].Paths))
 	}
 }
 
@@ -113,14 +125,17 @@ func TestRunInterrupted(t *testing.T) {
 	defer cancel()
 	sc := shortScenario("direct")
 	sc.Trials = 3
-	f, err := Run(ctx, NewPlan(sc), Env{}, cancelAt{n: 2, cancel: cancel})
+	plan := NewPlan(sc)
+	plan.Window = 0
+	// Windows: direct, direct-aa in round 1; cut the third, round 2's first.
+	f, err := Run(ctx, plan, Env{}, cancelAt{n: 3, cancel: cancel})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !f.Interrupted || len(f.Paths) != 2 {
-		t.Fatalf("interrupted %v with %d rows, want true with 2", f.Interrupted, len(f.Paths))
+	if !f.Interrupted || len(f.Paths) != 3 {
+		t.Fatalf("interrupted %v with %d rows, want true with 3", f.Interrupted, len(f.Paths))
 	}
-	if full, cut := f.Paths[0], f.Paths[1]; cut.DurationS >= full.DurationS || len(cut.Warnings) == 0 {
-		t.Errorf("cut window: %.2fs (full %.2fs), warnings %v", cut.DurationS, full.DurationS, cut.Warnings)
+	if full, cut := f.Paths[0], f.Paths[2]; cut.Trial != 2 || cut.DurationS >= full.DurationS || len(cut.Warnings) == 0 {
+		t.Errorf("cut window: round %d, %.2fs (full %.2fs), warnings %v", cut.Trial, cut.DurationS, full.DurationS, cut.Warnings)
 	}
 }

@@ -18,6 +18,16 @@ import (
 // context of its own so that an interrupted run still records it.
 const usageTimeout = 3 * time.Second
 
+// measured is what one window gave.
+type measured struct {
+	load  *load.Result
+	stats *results.HostStats
+	// usage is what the proxies used over the window; usageErr says why it
+	// is unknown (nil usage and nil error: a path without proxies).
+	usage    *results.Proxy
+	usageErr error
+}
+
 // opening is what happens when a measured window opens, collected for after
 // the window: it runs in the load engine's OnMeasure goroutine.
 type opening struct {
@@ -29,28 +39,18 @@ type opening struct {
 	restore  func() error
 }
 
-// measure brings one path up, drives the load through it in its window and
-// takes it down. It returns nil and no error when the run was interrupted
-// before the window opened.
-func (r *run) measure(ctx context.Context, w Window) (*results.Path, error) {
+// window drives the load through a started path for one measured window.
+// It returns nil and no error when the run was interrupted before the
+// window opened.
+func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measured, error) {
 	sc := r.plan.Scenario
-	r.obs.Window(w, "starting")
-	inst, err := r.site.startPath(ctx, w.Path)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil
-		}
-		return nil, err
-	}
-	defer inst.Stop()
-
 	var op opening
 	cfg := load.Config{
 		Targets:     inst.Targets(),
 		Request:     loadRequest(sc.Request),
 		Rate:        w.Step.Rate,
-		Warmup:      sc.Warmup.D(),
-		Duration:    sc.Duration.D(),
+		Warmup:      w.Warmup,
+		Duration:    w.Len,
 		Connections: sc.Connections,
 		Timeout:     sc.Timeout.D(),
 		Progress:    func(p load.Progress) { r.obs.Load(w, p) },
@@ -73,47 +73,38 @@ func (r *run) measure(ctx context.Context, w Window) (*results.Path, error) {
 			err = rerr
 		}
 	}
-	var stats *results.HostStats
+	m := &measured{load: res}
 	if op.sampler != nil {
-		stats = op.sampler.Stop()
+		m.stats = op.sampler.Stop()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("path %s: %w", w.Path.Name, err)
 	}
 	if !op.opened {
-		return nil, nil // interrupted during warm-up: nothing was measured
+		return nil, nil
 	}
-	p := &results.Path{Name: w.Path.Name, Kind: w.Path.Kind, Trial: w.Round, Step: w.Step.Index, Order: w.Order}
-	if err := res.Fill(p); err != nil {
-		return nil, fmt.Errorf("path %s: %w", w.Path.Name, err)
-	}
-	p.HostStats = stats
-	p.WindowStart = res.Start.UTC()
-	if res.Interrupted {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("interrupted: the window was cut at %.1fs of %s", res.Window().Seconds(), sc.Duration.D()))
-	}
-	r.addUsage(ctx, p, inst, &op)
-	r.obs.Done(w, p)
-	return p, nil
+	m.usage, m.usageErr = windowUsage(ctx, inst, &op)
+	return m, nil
 }
 
-// addUsage records what the path's proxies used over the window. Without the
-// reading at the window's opening, the counters would include the warm-up and
-// everything before it, so the row says the usage is unknown instead.
-func (r *run) addUsage(ctx context.Context, p *results.Path, inst paths.Instance, op *opening) {
+// windowUsage is what the path's proxies used over the window. Without the
+// reading at the window's opening, the counters would include the warm-up
+// and everything before it, so the usage is unknown instead.
+func windowUsage(ctx context.Context, inst paths.Instance, op *opening) (*results.Proxy, error) {
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageTimeout)
 	defer cancel()
 	u1, err := inst.Usage(uctx)
 	switch {
 	case op.usageErr != nil:
-		p.Warnings = append(p.Warnings, fmt.Sprintf("proxy usage unknown: at the window's opening: %v", op.usageErr))
+		return nil, fmt.Errorf("at the window's opening: %w", op.usageErr)
 	case err != nil:
-		p.Warnings = append(p.Warnings, fmt.Sprintf("proxy usage unknown: %v", err))
+		return nil, err
 	case u1 != nil && op.usage0 == nil:
-		p.Warnings = append(p.Warnings, "proxy usage unknown: the proxy reported none at the window's opening")
-	case u1 != nil:
-		p.Proxy = usageDelta(op.usage0, u1)
+		return nil, fmt.Errorf("the proxy reported none at the window's opening")
+	case u1 == nil:
+		return nil, nil
 	}
+	return usageDelta(op.usage0, u1), nil
 }
 
 // usageDelta is what the proxy used during the window: CPU time and counting
@@ -131,6 +122,30 @@ func usageDelta(u0, u1 *results.Proxy) *results.Proxy {
 		}
 	}
 	return &out
+}
+
+// addUsage adds one window's usage to a row's: CPU time and counters
+// summed, gauges and the peak RSS as they stand after the later window.
+func addUsage(acc, u *results.Proxy) *results.Proxy {
+	if acc == nil {
+		c := *u
+		c.Counters = make(map[string]float64, len(u.Counters))
+		for k, v := range u.Counters {
+			c.Counters[k] = v
+		}
+		return &c
+	}
+	acc.CPUSeconds += u.CPUSeconds
+	acc.MaxRSSBytes = max(acc.MaxRSSBytes, u.MaxRSSBytes)
+	acc.Processes, acc.Version = u.Processes, u.Version
+	for k, v := range u.Counters {
+		if paths.IsGauge(k) {
+			acc.Counters[k] = v
+		} else {
+			acc.Counters[k] += v
+		}
+	}
+	return acc
 }
 
 func loadRequest(r scenario.Request) load.Request {

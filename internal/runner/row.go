@@ -1,0 +1,128 @@
+package runner
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/meshbench/meshbench/internal/load"
+	"github.com/meshbench/meshbench/internal/results"
+)
+
+// row gathers the windows of one path in one round into its result row.
+type row struct {
+	w       Window // the row's first window
+	windows []*measured
+	usage   *results.Proxy
+	// usageErr is the first reason a window's usage is unknown; the row's
+	// usage is then unknown as a whole.
+	usageErr error
+	hasUsage bool
+}
+
+func (rw *row) add(m *measured) {
+	rw.windows = append(rw.windows, m)
+	switch {
+	case m.usageErr != nil:
+		if rw.usageErr == nil {
+			rw.usageErr = m.usageErr
+		}
+	case m.usage != nil:
+		rw.hasUsage = true
+		rw.usage = addUsage(rw.usage, m.usage)
+	}
+}
+
+// result is the row as the result file has it: counts and histograms over
+// all its windows, one sample per window.
+func (rw *row) result(baseline string, full time.Duration) (*results.Path, error) {
+	w := rw.w
+	res := mergeLoad(rw.windows)
+	p := &results.Path{Name: w.Path.Name, Kind: w.Path.Kind, Trial: w.Round, Step: w.Step.Index, Order: w.Order, Baseline: w.Path.Name == baseline && baseline != ""}
+	if err := res.Fill(p); err != nil {
+		return nil, fmt.Errorf("path %s: %w", w.Path.Name, err)
+	}
+	var measuredS float64
+	var stats []*results.HostStats
+	for _, m := range rw.windows {
+		r := m.load
+		measuredS += r.Window().Seconds()
+		stats = append(stats, m.stats)
+		s := results.Summarize(r.Response)
+		p.Windows = append(p.Windows, results.Sample{
+			StartS:    round3(r.Start.Sub(res.Start).Seconds()),
+			DurationS: round3(r.Window().Seconds()),
+			Requests:  r.Requests, Errors: r.Errors, Late: r.LateCount,
+			P50Ms: s.P50, P90Ms: s.P90, P99Ms: s.P99, P999Ms: s.P999,
+		})
+	}
+	p.DurationS = round3(measuredS)
+	p.HostStats = mergeHostStats(stats)
+	p.WindowStart = res.Start.UTC()
+	if res.Interrupted {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("interrupted: the path was measured for %.1fs of %s", measuredS, full))
+	}
+	switch {
+	case rw.usageErr != nil:
+		p.Warnings = append(p.Warnings, fmt.Sprintf("proxy usage unknown: %v", rw.usageErr))
+	case rw.hasUsage:
+		p.Proxy = rw.usage
+	}
+	return p, nil
+}
+
+// mergeLoad folds the load results of a row's windows into one: counts
+// summed, histograms merged, rates over the measured time only (not the
+// other paths' windows in between), timelines placed at their own times.
+func mergeLoad(ms []*measured) *load.Result {
+	if len(ms) == 1 {
+		return ms[0].load
+	}
+	first := ms[0].load
+	out := &load.Result{
+		Start: first.Start, End: ms[len(ms)-1].load.End,
+		ErrorsByClass: map[string]int64{},
+		LateThreshold: first.LateThreshold,
+		Lateness:      results.NewHistogram(), Dispatch: results.NewHistogram(),
+		Response: results.NewHistogram(), Service: results.NewHistogram(),
+	}
+	var secs, target float64
+	for _, m := range ms {
+		r := m.load
+		out.Requests += r.Requests
+		out.Errors += r.Errors
+		out.Unsent += r.Unsent
+		for k, v := range r.ErrorsByClass {
+			out.ErrorsByClass[k] += v
+		}
+		out.LateCount += r.LateCount
+		out.LateMax = max(out.LateMax, r.LateMax)
+		for _, h := range [][2]*hdrhistogram.Histogram{
+			{out.Lateness, r.Lateness}, {out.Dispatch, r.Dispatch},
+			{out.Response, r.Response}, {out.Service, r.Service},
+		} {
+			if h[1] != nil {
+				h[0].Merge(h[1])
+			}
+		}
+		d := r.Window().Seconds()
+		secs += d
+		target += r.TargetRate * d
+		off := r.Start.Sub(first.Start).Seconds()
+		for _, iv := range r.Timeline {
+			iv.StartS = round3(iv.StartS + off)
+			out.Timeline = append(out.Timeline, iv)
+		}
+		out.Interrupted = out.Interrupted || r.Interrupted
+	}
+	if secs > 0 {
+		out.AchievedRate = float64(out.Requests) / secs
+		out.Throughput = float64(out.Requests-out.Errors) / secs
+		out.TargetRate = target / secs
+	}
+	return out
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
