@@ -45,8 +45,16 @@ func (p *progress) clearBar() {
 	}
 }
 
-// Window announces a path in its round.
+// Window announces a path in its round. A path measured in several
+// interleaved windows is announced at its first; on a terminal the bar
+// shows every window.
 func (p *progress) Window(w runner.Window, what string) {
+	if w.Slices > 1 {
+		if w.Slice > 1 {
+			return
+		}
+		what = fmt.Sprintf("%s in %d windows of %s, interleaved", what, w.Slices, w.Len)
+	}
 	p.phase(w.N, w.Total, w.Path.Name, w.Trial, p.rounds, what)
 }
 
@@ -58,8 +66,13 @@ func (p *progress) phase(n, total int, name string, trial, trials int, what stri
 	p.Line("[%d/%d] %s%s: %s", n, total, name, round, what)
 }
 
-// Load redraws the bar, or prints a line every few seconds.
-func (p *progress) Load(w runner.Window, s load.Progress) { p.load(w.Path.Name, s) }
+// Load redraws the bar, or prints a line every few seconds of a long window.
+func (p *progress) Load(w runner.Window, s load.Progress) {
+	if w.Slices > 1 && !p.tty {
+		return
+	}
+	p.load(w.Path.Name, s)
+}
 
 // Done prints a window's headline figures.
 func (p *progress) Done(_ runner.Window, r *results.Path) { p.done(r) }

@@ -43,6 +43,7 @@ type runOptions struct {
 	format       string
 	noHostStats  bool
 	probes       []string
+	window       time.Duration
 
 	// changed reports whether a flag was set on the command line.
 	changed func(name string) bool
@@ -96,6 +97,7 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.StringVar(&o.format, "format", "table", "stdout format: table, markdown or json")
 	f.BoolVar(&o.noHostStats, "no-host-stats", false, "do not sample the host during the runs")
 	f.StringSliceVar(&o.probes, "probes", nil, "host probes to run once before the first round: jitter,fsync,audit")
+	f.DurationVar(&o.window, "window", runner.DefaultWindow, "length of one measured window; each path's --duration is cut into such windows, interleaved with the other paths' (0: one window per path per round)")
 	return cmd
 }
 
@@ -131,6 +133,15 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	// Whatever happens below, no child outlives the run.
 	defer proc.StopAll(2 * time.Second)
 	plan := runner.NewPlan(sc)
+	if o.changed != nil && o.changed("window") {
+		if o.window < 0 {
+			return errext.BadInputf("--window %s: must not be negative", o.window)
+		}
+		if plan.Window == 0 && o.window > 0 && o.window < sc.Duration.D() {
+			return errext.BadInputf("--window %s: this scenario has faults or a rate shape that span one window; they need one window per path per round", o.window)
+		}
+		plan.Window = o.window
+	}
 	prog := newProgress(w.Stderr, w.StderrIsTTY)
 	prog.rounds = plan.Rounds
 	file, runErr := runner.Run(ctx, plan, runner.Env{
