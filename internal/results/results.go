@@ -31,6 +31,9 @@ type File struct {
 	// Notes are caveats a reader must see beside the numbers, e.g. that the
 	// load generator shares its CPUs with what it measures.
 	Notes []string `json:"notes,omitempty"`
+	// ServerHost is the machine the backend and paths ran on in a two-host
+	// run (meshbench serve); Host is then the load generator's.
+	ServerHost *Host `json:"server_host,omitempty"`
 	// NoiseFloorMs is the A/A overhead of the baseline against itself.
 	NoiseFloorMs *NoiseFloor `json:"noise_floor_ms,omitempty"`
 	// Placement says where the load generator, backend and proxies ran.
@@ -97,6 +100,9 @@ type Path struct {
 
 	Proxy     *Proxy     `json:"proxy,omitempty"`
 	HostStats *HostStats `json:"host_stats,omitempty"`
+	// ServerHostStats is what the server host did during the row's windows
+	// in a two-host run (host_stats is then the client's).
+	ServerHostStats *HostStats `json:"server_host_stats,omitempty"`
 	// Warnings say why a figure of this row cannot be fully trusted.
 	Warnings []string `json:"warnings,omitempty"`
 }

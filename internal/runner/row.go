@@ -45,8 +45,9 @@ func (rw *row) result(baseline string, full time.Duration) (*results.Path, error
 		return nil, fmt.Errorf("path %s: %w", w.Path.Name, err)
 	}
 	var measuredS float64
-	var stats []*results.HostStats
+	var stats, server []*results.HostStats
 	for _, m := range rw.windows {
+		server = append(server, m.serverStats)
 		r := m.load
 		measuredS += r.Window().Seconds()
 		stats = append(stats, m.stats)
@@ -60,6 +61,7 @@ func (rw *row) result(baseline string, full time.Duration) (*results.Path, error
 	}
 	p.DurationS = round3(measuredS)
 	p.HostStats = mergeHostStats(stats)
+	p.ServerHostStats = mergeHostStats(server)
 	p.WindowStart = res.Start.UTC()
 	if res.Interrupted {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("interrupted: the path was measured for %.1fs of %s", measuredS, full))

@@ -41,6 +41,9 @@ type Env struct {
 	Version string
 	// Log receives one-line notes from path kinds (io.Discard when nil).
 	Log io.Writer
+	// Site hosts the backend and the paths; nil runs them on this host.
+	// Run closes it.
+	Site Site
 }
 
 // Observer is told what a run is doing, for progress lines. Its methods may
@@ -82,9 +85,11 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 	}
 	defer os.RemoveAll(tmp)
 
-	r := &run{plan: plan, env: env, obs: obs}
-	r.site = newLocalSite(plan.Scenario, env, tmp)
-	defer r.site.close()
+	r := &run{plan: plan, env: env, obs: obs, site: env.Site}
+	if r.site == nil {
+		r.site = newLocalSite(plan.Scenario, env, tmp)
+	}
+	defer r.site.Close()
 
 	f := &results.File{
 		Schema:    results.Schema,
@@ -120,7 +125,7 @@ type run struct {
 	plan *Plan
 	env  Env
 	obs  Observer
-	site site
+	site Site
 }
 
 // measureAll runs the probes, opens the site, brings every path up and
@@ -136,7 +141,8 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 		}
 		f.HostQuality = q
 	}
-	if err := r.site.open(ctx, r.obs); err != nil {
+	f.ServerHost = r.site.Host(ctx)
+	if err := r.site.Open(ctx, r.obs); err != nil {
 		return err
 	}
 	insts, err := r.startPaths(ctx)
@@ -207,7 +213,7 @@ func (r *run) startPaths(ctx context.Context) (map[string]paths.Instance, error)
 	insts := map[string]paths.Instance{}
 	for _, spec := range r.plan.Paths {
 		r.obs.Line("starting %s", spec.Name)
-		inst, err := r.site.startPath(ctx, spec)
+		inst, err := r.site.StartPath(ctx, spec)
 		if err != nil {
 			if ctx.Err() != nil {
 				return insts, nil

@@ -9,21 +9,30 @@ import (
 
 	"github.com/meshbench/meshbench/internal/backend"
 	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
 
-// site is where the backend replicas and the paths of a run live.
-type site interface {
-	// open starts the backend replicas (none when a target is measured).
-	open(ctx context.Context, obs Observer) error
-	// startPath brings a path up; it answers once startPath returns.
-	startPath(ctx context.Context, spec scenario.PathSpec) (paths.Instance, error)
-	// armFaults schedules the scenario's faults from now, the opening of a
-	// measured window; the returned func cancels those not yet fired and
-	// restores every replica, so that the next window meets the same backend.
-	armFaults() (restore func() error)
-	// close stops everything the site started.
-	close()
+// Site is where the backend replicas and the paths of a run live: this host
+// (the default), or a `meshbench serve` host driven over its control API.
+// Run calls open once, startPath for every path of the plan, OpenWindow
+// around every measured window and Close at the end.
+type Site interface {
+	// Open starts the backend replicas (none when a target is measured).
+	Open(ctx context.Context, obs Observer) error
+	// StartPath brings a path up; it answers once StartPath returns.
+	StartPath(ctx context.Context, spec scenario.PathSpec) (paths.Instance, error)
+	// OpenWindow is called as a measured window opens: it arms the
+	// scenario's faults from now and starts whatever the site samples on
+	// its own. The returned func closes the window: it cancels the faults
+	// not yet fired and restores every replica, so that the next window
+	// meets the same backend, and returns the site's host figures for the
+	// window (nil for this host, which the runner samples itself).
+	OpenWindow(ctx context.Context, w Window) (closeWindow func() (*results.HostStats, error), err error)
+	// Host identifies the machine the paths run on; nil for this host.
+	Host(ctx context.Context) *results.Host
+	// Close stops everything the site started.
+	Close()
 }
 
 // localSite runs the backend and the paths on this host.
@@ -45,7 +54,7 @@ func newLocalSite(sc *scenario.Scenario, env Env, tmp string) *localSite {
 	}
 }
 
-func (s *localSite) open(ctx context.Context, obs Observer) error {
+func (s *localSite) Open(ctx context.Context, obs Observer) error {
 	if s.sc.Target != "" {
 		return nil
 	}
@@ -63,20 +72,22 @@ func (s *localSite) open(ctx context.Context, obs Observer) error {
 	return nil
 }
 
-func (s *localSite) startPath(ctx context.Context, spec scenario.PathSpec) (paths.Instance, error) {
+func (s *localSite) StartPath(ctx context.Context, spec scenario.PathSpec) (paths.Instance, error) {
 	return paths.Start(ctx, spec, s.env)
 }
 
-func (s *localSite) close() {
+func (s *localSite) Host(context.Context) *results.Host { return nil }
+
+func (s *localSite) Close() {
 	for _, r := range s.replicas {
 		r.Close()
 	}
 	s.replicas = nil
 }
 
-func (s *localSite) armFaults() func() error {
+func (s *localSite) OpenWindow(context.Context, Window) (func() (*results.HostStats, error), error) {
 	if len(s.sc.Faults) == 0 {
-		return func() error { return nil }
+		return func() (*results.HostStats, error) { return nil, nil }, nil
 	}
 	var timers []*time.Timer
 	for _, f := range s.sc.Faults {
@@ -95,12 +106,12 @@ func (s *localSite) armFaults() func() error {
 			}
 		}))
 	}
-	return func() error {
+	return func() (*results.HostStats, error) {
 		for _, t := range timers {
 			t.Stop()
 		}
-		return s.restore()
-	}
+		return nil, s.restore()
+	}, nil
 }
 
 // restore undoes the faults between windows: rates and delays are reset, and

@@ -22,6 +22,8 @@ const usageTimeout = 3 * time.Second
 type measured struct {
 	load  *load.Result
 	stats *results.HostStats
+	// serverStats are the site's own host figures (two-host runs).
+	serverStats *results.HostStats
 	// usage is what the proxies used over the window; usageErr says why it
 	// is unknown (nil usage and nil error: a path without proxies).
 	usage    *results.Proxy
@@ -36,7 +38,8 @@ type opening struct {
 	usage0   *results.Proxy
 	usageErr error
 	sampler  *hoststats.Sampler
-	restore  func() error
+	close    func() (*results.HostStats, error)
+	openErr  error
 }
 
 // window drives the load through a started path for one measured window.
@@ -62,18 +65,22 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 			if !sc.HostStats.Disabled {
 				op.sampler = hoststats.StartSampler(ctx, r.env.Roots, sc.HostStats.Interval.D())
 			}
-			op.restore = r.site.armFaults()
+			op.close, op.openErr = r.site.OpenWindow(ctx, w)
 		},
 	}
 	res, err := load.Run(ctx, cfg)
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	if op.restore != nil {
-		if rerr := op.restore(); rerr != nil && err == nil {
-			err = rerr
+	m := &measured{load: res}
+	if err == nil {
+		err = op.openErr
+	}
+	if op.close != nil {
+		var cerr error
+		if m.serverStats, cerr = op.close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}
-	m := &measured{load: res}
 	if op.sampler != nil {
 		m.stats = op.sampler.Stop()
 	}
