@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,7 +113,7 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	if err := sc.Validate(); err != nil {
 		return err
 	}
-	if !contains(runFormats, o.format) {
+	if !slices.Contains(runFormats, o.format) {
 		return errext.BadInputf("--format %q: want one of %s", o.format, strings.Join(runFormats, ", "))
 	}
 	if err := results.CheckDir(o.out); err != nil {
@@ -313,13 +314,4 @@ func checkRunGates(w *World, f *results.File, texts []string) error {
 		return fmt.Errorf("%d of %d gate checks failed: %w", n, len(outcomes), errext.ErrGateFailed)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +62,7 @@ func TestRunBadInput(t *testing.T) {
 	for _, c := range cases {
 		out := t.TempDir()
 		args := c.args
-		if !contains(args, "--out") {
+		if !slices.Contains(args, "--out") {
 			args = append(args, "--out", out)
 		}
 		stdout, stderr, code := runCLI(t, context.Background(), args...)

@@ -43,8 +43,11 @@ func Summarize(h *hdrhistogram.Histogram) Percentiles {
 	}
 }
 
-// round3 keeps microsecond resolution in millisecond figures.
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+// Round3 keeps three decimals: microsecond resolution in millisecond
+// figures. Every figure meshbench writes is rounded by it.
+func Round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func round3(v float64) float64 { return Round3(v) }
 
 // EncodeHistogram gives HdrHistogram's compressed, base64 "HISTF..." form.
 func EncodeHistogram(h *hdrhistogram.Histogram) (string, error) {

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -127,4 +126,4 @@ func mergeLoad(ms []*measured) *load.Result {
 	return out
 }
 
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+var round3 = results.Round3
