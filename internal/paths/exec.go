@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/knob"
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
@@ -428,15 +427,6 @@ func binaryVersion(bin string, re *regexp.Regexp, args ...string) string {
 	return v
 }
 
-// setting is one key a kind accepts: its default and a check that returns
-// the value as it goes into the config. A check builds its result from what
-// it parsed (a number, a duration, a word from a list), never from the
-// raw text, so no setting can carry config syntax into the file.
-type setting struct {
-	def   string
-	check func(string) (string, error)
-}
-
 // binaryPath is what a kind that runs a proxy binary (haproxy, nginx)
 // needs before it writes a config: its settings checked, the binary found,
 // replicas to proxy to, and a directory of its own in the run's temp dir.
@@ -445,7 +435,7 @@ type binaryPath struct {
 	bin, dir string
 }
 
-func prepareBinary(spec scenario.PathSpec, env Env, table map[string]setting, name, hint string) (binaryPath, error) {
+func prepareBinary(spec scenario.PathSpec, env Env, table *knob.Table[knob.Values], name, hint string) (binaryPath, error) {
 	var b binaryPath
 	var err error
 	if b.settings, err = applySettings(spec, table); err != nil {
@@ -464,79 +454,13 @@ func prepareBinary(spec scenario.PathSpec, env Env, table map[string]setting, na
 // applySettings checks spec's settings against table and returns every
 // key's config value, defaults included. Errors are bad input naming the
 // path and the key.
-func applySettings(spec scenario.PathSpec, table map[string]setting) (map[string]string, error) {
+func applySettings(spec scenario.PathSpec, table *knob.Table[knob.Values]) (map[string]string, error) {
 	if err := checkName(spec); err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(spec.Settings)) {
-		s, ok := table[k]
-		if !ok {
-			return nil, errext.BadInputf("path %s: unknown setting %q for kind %s (known: %s)",
-				spec.Name, k, spec.Kind, strings.Join(slices.Sorted(maps.Keys(table)), ", "))
-		}
-		v, err := s.check(spec.Settings[k])
-		if err != nil {
-			return nil, errext.BadInputf("path %s: setting %s=%q: %v", spec.Name, k, spec.Settings[k], err)
-		}
-		out[k] = v
+	var v knob.Values
+	if err := table.Apply(&v, spec.Settings); err != nil {
+		return nil, errext.BadInputf("path %s: %v", spec.Name, err)
 	}
-	for k, s := range table {
-		if _, ok := out[k]; !ok {
-			v, err := s.check(s.def)
-			if err != nil {
-				panic(fmt.Sprintf("default %s=%q of kind %s: %v", k, s.def, spec.Kind, err))
-			}
-			out[k] = v
-		}
-	}
-	return out, nil
-}
-
-func oneOf(words ...string) func(string) (string, error) {
-	return func(v string) (string, error) {
-		if i := slices.Index(words, v); i >= 0 {
-			return words[i], nil
-		}
-		return "", fmt.Errorf("want one of %s", strings.Join(words, ", "))
-	}
-}
-
-func intIn(lo, hi int) func(string) (string, error) {
-	return func(v string) (string, error) {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			return "", fmt.Errorf("want a whole number from %d to %d", lo, hi)
-		}
-		return strconv.Itoa(n), nil
-	}
-}
-
-// autoOr accepts "auto" besides what check accepts.
-func autoOr(check func(string) (string, error)) func(string) (string, error) {
-	return func(v string) (string, error) {
-		if v == "auto" {
-			return v, nil
-		}
-		out, err := check(v)
-		if err != nil {
-			return "", fmt.Errorf("%v, or auto", err)
-		}
-		return out, nil
-	}
-}
-
-// durationIn reads a Go duration ("250ms", "5s") and writes it as whole
-// seconds or milliseconds, which haproxy and nginx both read.
-func durationIn(lo, hi time.Duration) func(string) (string, error) {
-	return func(v string) (string, error) {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < lo || d > hi || d%time.Millisecond != 0 {
-			return "", fmt.Errorf("want a duration in whole milliseconds from %v to %v (e.g. 500ms, 5s)", lo, hi)
-		}
-		if d%time.Second == 0 {
-			return strconv.FormatInt(int64(d/time.Second), 10) + "s", nil
-		}
-		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms", nil
-	}
+	return table.Values(&v), nil
 }

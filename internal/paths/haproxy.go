@@ -15,6 +15,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/meshbench/meshbench/internal/knob"
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
@@ -31,26 +32,26 @@ func init() {
 
 // haproxySettings are the keys a scenario may set for a haproxy path. The
 // defaults are the classic sidecar's.
-var haproxySettings = map[string]setting{
-	"balance": {"roundrobin", oneOf("roundrobin", "leastconn", "random", "first")},
+var haproxySettings = knob.NewTable("haproxy setting",
+	knob.Text("balance", "roundrobin", "load-balancing algorithm", knob.OneOf("roundrobin", "leastconn", "random", "first")),
 	// auto leaves maxconn out, so that haproxy derives it from the
 	// open-file limit it gets; a fixed figure above what that limit allows
 	// makes haproxy refuse to start.
-	"maxconn":         {"auto", autoOr(intIn(1, 1_000_000))},
-	"retries":         {"3", intIn(0, 100)},
-	"redispatch":      {"on", oneOf("on", "off")},
-	"timeout_connect": {"5s", durationIn(time.Millisecond, time.Hour)},
-	"timeout_client":  {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-	"timeout_server":  {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-	"check_inter":     {"1s", durationIn(10*time.Millisecond, time.Hour)},
-	"fall":            {"3", intIn(1, 1000)},
-	"rise":            {"2", intIn(1, 1000)},
-	"http_reuse":      {"always", oneOf("always", "safe", "aggressive", "never")},
+	knob.Text("maxconn", "auto", "connections at most (auto: from the open-file limit)", knob.Or("auto", knob.Int(1, 1_000_000))),
+	knob.Text("retries", "3", "connection retries per request", knob.Int(0, 100)),
+	knob.Text("redispatch", "on", "retry on another server", knob.OneOf("on", "off")),
+	knob.Text("timeout_connect", "5s", "timeout connect", knob.Millis(time.Millisecond, time.Hour)),
+	knob.Text("timeout_client", "50s", "timeout client", knob.Millis(time.Millisecond, 24*time.Hour)),
+	knob.Text("timeout_server", "50s", "timeout server", knob.Millis(time.Millisecond, 24*time.Hour)),
+	knob.Text("check_inter", "1s", "health-check interval", knob.Millis(10*time.Millisecond, time.Hour)),
+	knob.Text("fall", "3", "failed checks that mark a server down", knob.Int(1, 1000)),
+	knob.Text("rise", "2", "passed checks that mark a server up", knob.Int(1, 1000)),
+	knob.Text("http_reuse", "always", "sharing of idle server connections", knob.OneOf("always", "safe", "aggressive", "never")),
 	// One thread by default, as nginx gets one worker and the sidecar one
 	// P: on the 2-core hosts meshbench is meant for, the load generator and
 	// the backend need the other core, and each proxy gets the same budget.
-	"nbthread": {"1", intIn(1, 64)},
-}
+	knob.Text("nbthread", "1", "threads", knob.Int(1, 64)),
+)
 
 // haproxyConfig is the generated config. Every value in it is either
 // meshbench's own (ports, paths under the temp dir, replica addresses) or a

@@ -83,7 +83,7 @@ func TestHAProxyRefusesBadSettings(t *testing.T) {
 		{map[string]string{"http_reuse": "always }"}, "http_reuse"},
 		{map[string]string{"retries": "3 "}, "retries"},
 		{map[string]string{"nbthread": "-1"}, "nbthread"},
-		{map[string]string{"stats": "enable"}, `unknown setting "stats"`},
+		{map[string]string{"stats": "enable"}, `unknown haproxy setting "stats"`},
 	} {
 		refused(t, scenario.PathSpec{Name: "hap", Kind: "haproxy", Settings: c.settings}, env, c.want)
 	}

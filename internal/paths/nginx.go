@@ -14,6 +14,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/meshbench/meshbench/internal/knob"
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
@@ -31,22 +32,22 @@ func init() {
 }
 
 // nginxSettings are the keys a scenario may set for an nginx path.
-var nginxSettings = map[string]setting{
+var nginxSettings = knob.NewTable("nginx setting",
 	// One worker by default: meshbench targets 2-core hosts where the load
 	// generator and the backend share the CPUs with the proxy, and HAProxy
 	// (nbthread) and the sidecar (one P) get one core's worth too. More
 	// workers would only compete with the load generator.
-	"worker_processes":   {"1", autoOr(intIn(1, 64))},
-	"worker_connections": {"4096", intIn(16, 1_000_000)},
-	"balance":            {"roundrobin", oneOf("roundrobin", "leastconn", "random")},
-	"keepalive":          {"64", intIn(1, 100_000)},
-	"max_fails":          {"3", intIn(0, 1000)},
-	"fail_timeout":       {"10s", durationIn(time.Second, time.Hour)},
-	"next_upstream":      {"error,timeout", wordList(nextUpstreamWords...)},
-	"connect_timeout":    {"5s", durationIn(time.Millisecond, time.Hour)},
-	"read_timeout":       {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-	"send_timeout":       {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-}
+	knob.Text("worker_processes", "1", "worker processes", knob.Or("auto", knob.Int(1, 64))),
+	knob.Text("worker_connections", "4096", "connections per worker", knob.Int(16, 1_000_000)),
+	knob.Text("balance", "roundrobin", "load-balancing method", knob.OneOf("roundrobin", "leastconn", "random")),
+	knob.Text("keepalive", "64", "idle upstream connections kept per worker", knob.Int(1, 100_000)),
+	knob.Text("max_fails", "3", "failures within fail_timeout that take a server out", knob.Int(0, 1000)),
+	knob.Text("fail_timeout", "10s", "window for max_fails, and how long a server stays out", knob.Millis(time.Second, time.Hour)),
+	knob.Text("next_upstream", "error,timeout", "proxy_next_upstream conditions", knob.List(nextUpstreamWords...)),
+	knob.Text("connect_timeout", "5s", "proxy_connect_timeout", knob.Millis(time.Millisecond, time.Hour)),
+	knob.Text("read_timeout", "50s", "proxy_read_timeout", knob.Millis(time.Millisecond, 24*time.Hour)),
+	knob.Text("send_timeout", "50s", "proxy_send_timeout", knob.Millis(time.Millisecond, 24*time.Hour)),
+)
 
 // nextUpstreamWords are the conditions proxy_next_upstream takes.
 var nextUpstreamWords = []string{"error", "timeout", "invalid_header", "http_500", "http_502", "http_503",
@@ -247,20 +248,4 @@ func parseStubStatus(s string) (map[string]float64, error) {
 		c[k] = v
 	}
 	return c, nil
-}
-
-// wordList accepts a comma-separated list of words, each from words.
-func wordList(words ...string) func(string) (string, error) {
-	one := oneOf(words...)
-	return func(v string) (string, error) {
-		var out []string
-		for _, w := range strings.Split(v, ",") {
-			w, err := one(w)
-			if err != nil {
-				return "", err
-			}
-			out = append(out, w)
-		}
-		return strings.Join(out, ","), nil
-	}
 }

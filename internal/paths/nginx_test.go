@@ -105,7 +105,7 @@ func TestNginxRefusesBadSettings(t *testing.T) {
 		{map[string]string{"next_upstream": "error timeout"}, "next_upstream"},
 		{map[string]string{"fail_timeout": "10s#"}, "fail_timeout"},
 		{map[string]string{"max_fails": "three"}, "max_fails"},
-		{map[string]string{"proxy_pass": "http://evil"}, `unknown setting "proxy_pass"`},
+		{map[string]string{"proxy_pass": "http://evil"}, `unknown nginx setting "proxy_pass"`},
 	} {
 		refused(t, scenario.PathSpec{Name: "ngx", Kind: "nginx", Settings: c.settings}, env, c.want)
 	}
