@@ -135,8 +135,9 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	}
 	defer os.RemoveAll(tmp)
 	// Whatever happens below, no child outlives the run.
-	defer proc.StopAll(2 * time.Second)
-	env.TempDir = tmp
+	procs := proc.NewGroup()
+	defer procs.Close(2 * time.Second)
+	env.TempDir, env.Procs = tmp, procs
 
 	b := &bench{
 		w:      w,

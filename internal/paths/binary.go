@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/meshbench/meshbench/internal/errext"
@@ -96,15 +95,12 @@ func writePrivate(path string, b []byte) error {
 	return f.Close()
 }
 
-// pickPort is freePort; tests replace it to make ports collide.
-var pickPort = freePort
-
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // freePort asks the kernel for a free loopback port. haproxy and nginx
 // cannot listen on port 0 and say which port they got, so the port is
 // picked here and may be taken by someone else before the proxy binds it;
-// launch retries once when that happens.
+// launch retries once when that happens. It is Env.Ports when that is nil.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -144,8 +140,16 @@ func launch(ctx context.Context, env Env, name string,
 	prepare func(port int) (proc.Spec, error),
 	ready func(ctx context.Context, p *proc.Process, port int) error,
 ) (*proc.Process, int, error) {
+	procs, err := env.procs()
+	if err != nil {
+		return nil, 0, err
+	}
+	pick := env.Ports
+	if pick == nil {
+		pick = freePort
+	}
 	for attempt := 1; ; attempt++ {
-		port, err := pickPort()
+		port, err := pick()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -153,7 +157,7 @@ func launch(ctx context.Context, env Env, name string,
 		if err != nil {
 			return nil, 0, err
 		}
-		p, err := proc.Start(ctx, spec)
+		p, err := procs.Start(ctx, spec)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -189,23 +193,21 @@ func launch(ctx context.Context, env Env, name string,
 	}
 }
 
-var versions sync.Map // binary path → version string
-
-// binaryVersion runs bin with args and keeps the first line that matches
-// re (its first group), once per binary.
-func binaryVersion(bin string, re *regexp.Regexp, args ...string) string {
-	if v, ok := versions.Load(bin); ok {
-		return v.(string)
+// binaryVersion runs bin with args in env's process group and returns the
+// first group of re in its output ("" when it does not match or bin fails:
+// the version is a note in the result, not a reason to stop the run).
+func binaryVersion(ctx context.Context, env Env, bin string, re *regexp.Regexp, args ...string) string {
+	procs, err := env.procs()
+	if err != nil {
+		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	v := ""
-	if m := re.FindSubmatch(out); m != nil {
-		v = string(m[1])
+	out, _ := procs.Run(ctx, proc.Spec{Name: filepath.Base(bin) + " version", Path: bin, Args: args})
+	if m := re.FindStringSubmatch(out); m != nil {
+		return m[1]
 	}
-	versions.Store(bin, v)
-	return v
+	return ""
 }
 
 // binaryPath is what a kind that runs a proxy binary (haproxy, nginx)

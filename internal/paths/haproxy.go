@@ -117,7 +117,7 @@ func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instanc
 		return nil, err
 	}
 	s, bin, dir := b.settings, b.bin, b.dir
-	h := &haproxy{socket: filepath.Join(dir, "haproxy.sock"), version: binaryVersion(bin, haproxyVersionRE, "-v")}
+	h := &haproxy{socket: filepath.Join(dir, "haproxy.sock"), version: binaryVersion(ctx, env, bin, haproxyVersionRE, "-v")}
 	if len(h.socket) > maxUnixPath {
 		return nil, fmt.Errorf("haproxy stats socket path %s is too long for a unix socket; use a shorter temp dir", h.socket)
 	}

@@ -124,31 +124,29 @@ func TestHAProxyFailsToStart(t *testing.T) {
 // TestProxyPortTaken: the port picked for a proxy is taken, before the
 // proxy binds it, by another HTTP server (which would pass a readiness
 // check). The start is retried once on another port; a second conflict is
-// an error that leaves nothing behind. Not parallel: it replaces the port
-// picker.
+// an error that leaves nothing behind.
 func TestProxyPortTaken(t *testing.T) {
 	requireBinary(t, "haproxy")
 	requireBinary(t, "nginx")
 	requireBinary(t, "caddy")
+	t.Parallel()
 	_, ups := replicas(t, 1)
 	impostor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer impostor.Close()
 	takenPort := impostor.Listener.Addr().(*net.TCPAddr).Port
-	restore := *paths.PickPort
-	defer func() { *paths.PickPort = restore }()
 	for _, spec := range []scenario.PathSpec{
 		{Name: "p", Kind: "haproxy"}, {Name: "p", Kind: "nginx"}, caddySpec(t),
 	} {
 		// Once taken, then free: the start succeeds on the second port.
 		picks := 0
-		*paths.PickPort = func() (int, error) {
+		env := testEnv(t, ups)
+		env.Ports = func() (int, error) {
 			picks++
 			if picks == 1 {
 				return takenPort, nil
 			}
 			return paths.FreePort()
 		}
-		env := testEnv(t, ups)
 		var log strings.Builder
 		env.Log = &log
 		inst := start(t, spec, env)
@@ -159,8 +157,8 @@ func TestProxyPortTaken(t *testing.T) {
 		}
 
 		// Taken twice: an error naming the conflict, nothing left.
-		*paths.PickPort = func() (int, error) { return takenPort, nil }
 		env = testEnv(t, ups)
+		env.Ports = func() (int, error) { return takenPort, nil }
 		start := time.Now()
 		_, err := paths.Start(context.Background(), spec, env)
 		t.Logf("%s (%v): %v", spec.Kind, time.Since(start).Round(time.Millisecond), err)

@@ -143,7 +143,7 @@ func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance,
 	if len(sock) > maxUnixPath {
 		return nil, fmt.Errorf("nginx status socket path %s is too long for a unix socket; use a shorter temp dir", sock)
 	}
-	n := &nginx{version: binaryVersion(bin, nginxVersionRE, "-v"), status: unixClient(sock)}
+	n := &nginx{version: binaryVersion(ctx, env, bin, nginxVersionRE, "-v"), status: unixClient(sock)}
 	cfg := filepath.Join(dir, "nginx.conf")
 	p, port, err := launch(ctx, env, spec.Name, func(port int) (proc.Spec, error) {
 		os.Remove(sock) // nginx will not bind over a socket file left by the last try
