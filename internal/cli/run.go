@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -129,14 +128,14 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		}
 	}
 
-	tmp, err := os.MkdirTemp("", "meshbench-")
+	// Whatever happens below, no child outlives the run and its temp dir
+	// is removed.
+	procs := proc.NewGroup()
+	defer procs.Close(2 * time.Second)
+	tmp, err := procs.TempDir()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	// Whatever happens below, no child outlives the run.
-	procs := proc.NewGroup()
-	defer procs.Close(2 * time.Second)
 	env.TempDir, env.Procs = tmp, procs
 
 	b := &bench{

@@ -41,6 +41,9 @@ var raceEnabled = func() bool {
 var buildDir string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(nginxHelperEnv); mode != "" {
+		os.Exit(nginxHelper(mode))
+	}
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ type Group struct {
 	mu     sync.Mutex
 	live   map[*Process]struct{}
 	closed bool
+	dir    string // the run's temp dir, once made
 }
 
 // NewGroup returns an empty group.
@@ -89,13 +91,43 @@ func (g *Group) StopAll(grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// Close stops every child of g and refuses new ones. A run calls it on
-// every exit path. Calling it again stops nothing more and returns nil.
+// TempDir is the run's private directory for configs and keys: 0700, made
+// on the first call, under the system's temp dir. Close removes it, and so
+// does the reaper when meshbench dies without closing g.
+func (g *Group) TempDir() (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return "", fmt.Errorf("temp dir: %w", ErrClosed)
+	}
+	if g.dir == "" {
+		dir, err := makeTempDir()
+		if err != nil {
+			return "", err
+		}
+		g.dir = dir
+	}
+	return g.dir, nil
+}
+
+// Close stops every child of g, then removes its temp dir, and refuses new
+// children. A run calls it on every exit path. Calling it again does
+// nothing more.
 func (g *Group) Close(grace time.Duration) error {
 	g.mu.Lock()
 	g.closed = true
+	dir := g.dir
+	g.dir = ""
 	g.mu.Unlock()
-	return g.StopAll(grace)
+	err := g.StopAll(grace)
+	if dir != "" {
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			// Left registered: the reaper tries again at exit.
+			return errors.Join(err, fmt.Errorf("removing the run's temp dir: %w", rerr))
+		}
+		watchDir(dir, false)
+	}
+	return err
 }
 
 // Live lists the children started in g and not yet stopped, by pid. A child

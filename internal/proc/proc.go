@@ -10,7 +10,12 @@
 // Children belong to a Group, one per run: the group lists the children it
 // started and not yet stopped, and StopAll ends exactly those, so that two
 // runs in one process (the CLI's parallel tests, a library user) never stop
-// each other's proxies.
+// each other's proxies. The group also owns the run's private temp dir.
+//
+// What the parent-death signal cannot reach (a child's own children, such
+// as nginx's workers) and the temp dir are left to a reaper process that
+// outlives meshbench by design and ends them when meshbench dies, however
+// it dies (reaper.go says how and why).
 package proc
 
 import (
@@ -86,11 +91,23 @@ func start(spec Spec) (*Process, error) {
 	}
 	cmd.Stdout, cmd.Stderr = w, w // Stdin nil: os/exec opens /dev/null
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := ensureReaper(); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
 	err = forkOnLockedThread(cmd)
 	w.Close()
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, spec.Path, err)
+	}
+	if err := watchGroup(cmd.Process.Pid, true); err != nil {
+		// Without the reaper, the child's group could outlive meshbench.
+		signalGroup(cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		r.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{name: name, pid: cmd.Process.Pid, cmd: cmd, out: &ring{}, done: make(chan struct{})}
 	drained := make(chan struct{})
@@ -142,6 +159,10 @@ func (p *Process) Output() string { return p.out.String() }
 func (p *Process) Stop(grace time.Duration) error {
 	p.stopOnce.Do(func() {
 		p.stopErr = p.stop(grace)
+		if p.stopErr == nil {
+			// Left registered otherwise: the reaper tries again at exit.
+			watchGroup(p.pid, false)
+		}
 		p.group.remove(p)
 	})
 	return p.stopErr

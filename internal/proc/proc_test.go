@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 		}
 		fmt.Printf("child %d\n", p.Pid())
 		select {}
+	case "orphans", "orphans-exit", "orphans-replace":
+		os.Exit(orphansHelper(os.Getenv(helperEnv)))
 	case "listen":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -483,7 +485,7 @@ func TestParseStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (stat{state: 'S', ppid: 4200, pgrp: 4242, utime: 250, stime: 37}) {
+	if st != (stat{state: 'S', ppid: 4200, pgrp: 4242, session: 4242, utime: 250, stime: 37}) {
 		t.Errorf("parseStat = %+v", st)
 	}
 	for _, bad := range []string{"", "1 (x) S 1", "1 x S 1 2 3 4 5 6 7 8 9 10 11 12 13"} {
