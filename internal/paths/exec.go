@@ -1,7 +1,6 @@
 package paths
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -73,16 +72,16 @@ func parseExec(spec scenario.PathSpec) (*execTemplates, error) {
 	}
 	t := &execTemplates{configName: e.ConfigName, ready: e.Ready, pkg: e.Package}
 	for i, arg := range e.Command {
-		tt, err := template.New(fmt.Sprintf("command[%d]", i)).Funcs(execFuncs).Option("missingkey=error").Parse(arg)
+		tt, err := parseTemplate(fmt.Sprintf("command[%d]", i), arg)
 		if err != nil {
-			return nil, bad("command[%d]: %v", i, err)
+			return nil, bad("%v", err)
 		}
 		t.command = append(t.command, tt)
 	}
 	if e.Config != "" {
-		tt, err := template.New("config").Funcs(execFuncs).Option("missingkey=error").Parse(e.Config)
+		tt, err := parseTemplate("config", e.Config)
 		if err != nil {
-			return nil, bad("config: %v", err)
+			return nil, bad("%v", err)
 		}
 		t.config = tt
 		if t.configName == "" {
@@ -105,21 +104,19 @@ func parseExec(spec scenario.PathSpec) (*execTemplates, error) {
 // ExecData lacks is the scenario's error.
 func (t *execTemplates) render(name string, d ExecData) (command []string, config []byte, err error) {
 	for _, tt := range t.command {
-		var b strings.Builder
-		if err := tt.Execute(&b, d); err != nil {
+		b, err := execute(tt, d, maxRenderedArg)
+		if err != nil {
 			return nil, nil, errext.BadInputf("path %s: exec.%v", name, err)
 		}
-		command = append(command, b.String())
+		command = append(command, string(b))
 	}
 	if command[0] == "" {
 		return nil, nil, errext.BadInputf("path %s: exec.command[0] is empty", name)
 	}
 	if t.config != nil {
-		var b bytes.Buffer
-		if err := t.config.Execute(&b, d); err != nil {
+		if config, err = execute(t.config, d, maxRenderedConfig); err != nil {
 			return nil, nil, errext.BadInputf("path %s: exec.%v", name, err)
 		}
-		config = b.Bytes()
 	}
 	return command, config, nil
 }
