@@ -226,5 +226,8 @@ func (e *execProxy) Usage(context.Context) (*results.Proxy, error) {
 
 func (e *execProxy) Stop() error { return e.p.Stop(proxyStopGrace) }
 
+// Settings is nil: an exec path's settings are in its config template.
+func (e *execProxy) Settings() map[string]string { return nil }
+
 // Pids lists the proxy's live processes.
 func (e *execProxy) Pids() []int { return e.p.Pids() }

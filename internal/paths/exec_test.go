@@ -160,6 +160,9 @@ func TestExecCaddy(t *testing.T) {
 	srvs, ups := replicas(t, 2)
 	env := testEnv(t, ups)
 	inst := start(t, caddySpec(t), env)
+	if s := inst.Settings(); s != nil {
+		t.Errorf("Settings() = %v; an exec path's settings are in its template", s)
+	}
 	if tg := inst.Targets(); len(tg) != 1 || !strings.HasPrefix(tg[0], "http://127.0.0.1:") {
 		t.Fatalf("Targets() = %v", tg)
 	}

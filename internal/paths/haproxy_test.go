@@ -48,7 +48,7 @@ func TestHAProxy(t *testing.T) {
 	dir := filepath.Join(env.TempDir, "haproxy-hap")
 	checkPrivate(t, dir, "haproxy.cfg")
 	cfg, _ := os.ReadFile(filepath.Join(dir, "haproxy.cfg"))
-	for _, want := range []string{"balance leastconn", "timeout server 30s", "check inter 500ms fall 3 rise 2", "maxconn 500", "option redispatch", "retries 3"} {
+	for _, want := range []string{"balance leastconn", "timeout server 30s", "check inter 500ms fall 3 rise 2", "maxconn 500", "option redispatch", "retries 3", "retry-on conn-failure\n"} {
 		if !bytes.Contains(cfg, []byte(want)) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}

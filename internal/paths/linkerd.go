@@ -72,6 +72,9 @@ func checkLinkerd(spec scenario.PathSpec, env Env) error {
 type linkerd struct {
 	target  string
 	version string
+	// settings are the outbound sidecar's, which balances, ejects and
+	// retries; the inbound ones keep their fixed defaults.
+	settings map[string]string
 	// sidecars are the outbound sidecar first, then any inbound ones.
 	sidecars []*child
 	// scrape reads the sidecars' admin ports (local and quick) with a
@@ -91,6 +94,7 @@ func startLinkerd(ctx context.Context, spec scenario.PathSpec, env Env, mesh boo
 	if err := checkLinkerd(spec, env); err != nil {
 		return nil, err
 	}
+	cfg, _ := linkerdSettings(spec) // checked above
 	if len(env.Upstreams) == 0 {
 		return nil, fmt.Errorf("no backend replicas to put the sidecar in front of")
 	}
@@ -100,7 +104,7 @@ func startLinkerd(ctx context.Context, spec scenario.PathSpec, env Env, mesh boo
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	l := &linkerd{version: sidecarVersion(env), scrape: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{}}}
+	l := &linkerd{version: sidecarVersion(env), settings: cfg.Values(), scrape: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{}}}
 	defer func() {
 		if err != nil {
 			l.Stop()
@@ -239,6 +243,9 @@ func lastLine(s string) string {
 }
 
 func (l *linkerd) Targets() []string { return []string{l.target} }
+
+// Settings are every setting of the outbound sidecar, as its flags had them.
+func (l *linkerd) Settings() map[string]string { return maps.Clone(l.settings) }
 
 // Usage sums the sidecars' CPU time and peak RSS, and adds the counters
 // that tell how the path coped: ejections, retries, retries the budget

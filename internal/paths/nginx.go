@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -32,6 +33,17 @@ func init() {
 }
 
 // nginxSettings are the keys a scenario may set for an nginx path.
+//
+// The ones that decide how nginx copes with a faulty replica, and their
+// defaults: the timeouts match the classic haproxy config of SPEC.md
+// (connect 5s, server 50s), max_fails matches its fall 3, and the rest are
+// nginx's own (ngx_http_proxy_module and ngx_http_upstream_module docs).
+// nginx has no active health checks: a request that fails in a way
+// next_upstream names (a refused or reset connection is "error", a
+// blackhole is "timeout" after read_timeout) is passed to the next server,
+// at most next_upstream_tries servers within next_upstream_timeout (0: no
+// limit but the number of servers), and max_fails such failures within
+// fail_timeout take the server out for fail_timeout.
 var nginxSettings = knob.NewTable("nginx setting",
 	// One worker by default: meshbench targets 2-core hosts where the load
 	// generator and the backend share the CPUs with the proxy, and HAProxy
@@ -44,6 +56,8 @@ var nginxSettings = knob.NewTable("nginx setting",
 	knob.Text("max_fails", "3", "failures within fail_timeout that take a server out", knob.Int(0, 1000)),
 	knob.Text("fail_timeout", "10s", "window for max_fails, and how long a server stays out", knob.Millis(time.Second, time.Hour)),
 	knob.Text("next_upstream", "error,timeout", "proxy_next_upstream conditions", knob.List(nextUpstreamWords...)),
+	knob.Text("next_upstream_tries", "0", "proxy_next_upstream_tries: servers tried per request (0: all)", knob.Int(0, 100)),
+	knob.Text("next_upstream_timeout", "0s", "proxy_next_upstream_timeout: time to find a server (0s: no limit)", knob.Millis(0, time.Hour)),
 	knob.Text("connect_timeout", "5s", "proxy_connect_timeout", knob.Millis(time.Millisecond, time.Hour)),
 	knob.Text("read_timeout", "50s", "proxy_read_timeout", knob.Millis(time.Millisecond, 24*time.Hour)),
 	knob.Text("send_timeout", "50s", "proxy_send_timeout", knob.Millis(time.Millisecond, 24*time.Hour)),
@@ -100,6 +114,8 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_next_upstream {{.NextUpstream}};
+            proxy_next_upstream_tries {{.S.next_upstream_tries}};
+            proxy_next_upstream_timeout {{.S.next_upstream_timeout}};
             proxy_connect_timeout {{.S.connect_timeout}};
             proxy_send_timeout {{.S.send_timeout}};
             proxy_read_timeout {{.S.read_timeout}};
@@ -127,10 +143,11 @@ func checkNginx(spec scenario.PathSpec, env Env) error {
 
 // nginx is a started nginx path.
 type nginx struct {
-	p       *proc.Process
-	target  string
-	status  *http.Client
-	version string
+	p        *proc.Process
+	settings map[string]string
+	target   string
+	status   *http.Client
+	version  string
 }
 
 func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error) {
@@ -143,7 +160,7 @@ func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance,
 	if len(sock) > maxUnixPath {
 		return nil, fmt.Errorf("nginx status socket path %s is too long for a unix socket; use a shorter temp dir", sock)
 	}
-	n := &nginx{version: binaryVersion(ctx, env, bin, nginxVersionRE, "-v"), status: unixClient(sock)}
+	n := &nginx{settings: s, version: binaryVersion(ctx, env, bin, nginxVersionRE, "-v"), status: unixClient(sock)}
 	cfg := filepath.Join(dir, "nginx.conf")
 	p, port, err := launch(ctx, env, spec.Name, func(port int) (proc.Spec, error) {
 		os.Remove(sock) // nginx will not bind over a socket file left by the last try
@@ -189,6 +206,9 @@ func unixClient(sock string) *http.Client {
 }
 
 func (n *nginx) Targets() []string { return []string{n.target} }
+
+// Settings are every nginx setting as the config has it.
+func (n *nginx) Settings() map[string]string { return maps.Clone(n.settings) }
 
 // Usage sums the master and its workers (one process group), and reads
 // the stub_status counters.

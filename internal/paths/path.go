@@ -59,6 +59,11 @@ type Instance interface {
 	// Usage is the path's proxy processes' cumulative CPU seconds and peak
 	// RSS so far, with any counters the kind exposes; nil for direct.
 	Usage(ctx context.Context) (*results.Proxy, error)
+	// Settings are the path's effective proxy settings, defaults included,
+	// by the keys a scenario uses (the timeouts, retries and health checks
+	// that decide how it copes with a fault among them), for the run to
+	// record; nil for kinds that take none (direct, exec).
+	Settings() map[string]string
 	// Stop stops every process the path started and waits for them. It is
 	// safe to call more than once.
 	Stop() error
