@@ -153,13 +153,13 @@ func sessionMembers(root string, pgid, sid int) []int {
 // watch is meshbench's side of the reaper: the pipe, and every registration
 // still in force, so that a reaper that died (someone killed it) can be
 // replaced and told everything again.
-var watch struct {
+var watch = struct {
 	mu     sync.Mutex
 	pipe   *os.File // nil until started, and after a write failed
 	pid    int      // the reaper's, for tests
 	groups map[int]bool
 	dirs   map[string]bool
-}
+}{groups: map[int]bool{}, dirs: map[string]bool{}}
 
 // watchGroup registers pgid with the reaper (add) or withdraws it.
 func watchGroup(pgid int, add bool) error {
@@ -174,9 +174,6 @@ func watchDir(dir string, add bool) error {
 func register(kind, arg string, add bool, record func()) error {
 	watch.mu.Lock()
 	defer watch.mu.Unlock()
-	if watch.groups == nil {
-		watch.groups, watch.dirs = map[int]bool{}, map[string]bool{}
-	}
 	record()
 	op := "-"
 	if add {
@@ -245,9 +242,6 @@ func ensureReaper() error {
 	defer watch.mu.Unlock()
 	if watch.pipe != nil {
 		return nil
-	}
-	if watch.groups == nil {
-		watch.groups, watch.dirs = map[int]bool{}, map[string]bool{}
 	}
 	return startReaper()
 }
