@@ -16,7 +16,6 @@ import (
 	"github.com/meshbench/meshbench/internal/gate"
 	"github.com/meshbench/meshbench/internal/hoststats"
 	"github.com/meshbench/meshbench/internal/paths"
-	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/report"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/runner"
@@ -131,8 +130,6 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		}
 	}
 
-	// Whatever happens below, no child outlives the run.
-	defer proc.StopAll(2 * time.Second)
 	plan := runner.NewPlan(sc)
 	if o.changed != nil && o.changed("window") {
 		if o.window < 0 {

@@ -37,4 +37,5 @@ func startDirect(_ context.Context, _ scenario.PathSpec, env Env) (Instance, err
 
 func (d *direct) Targets() []string                             { return d.targets }
 func (d *direct) Usage(context.Context) (*results.Proxy, error) { return nil, nil }
+func (d *direct) Settings() map[string]string                   { return nil }
 func (d *direct) Stop() error                                   { return nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,6 +160,9 @@ func TestExecCaddy(t *testing.T) {
 	srvs, ups := replicas(t, 2)
 	env := testEnv(t, ups)
 	inst := start(t, caddySpec(t), env)
+	if s := inst.Settings(); s != nil {
+		t.Errorf("Settings() = %v; an exec path's settings are in its template", s)
+	}
 	if tg := inst.Targets(); len(tg) != 1 || !strings.HasPrefix(tg[0], "http://127.0.0.1:") {
 		t.Fatalf("Targets() = %v", tg)
 	}
@@ -182,10 +186,12 @@ func TestExecCaddy(t *testing.T) {
 }
 
 // TestExecBadSpecs: template and spec mistakes are the user's (exit 2),
-// found by Check before anything starts.
+// found by Check before anything starts; so are templates that would render
+// without bound or loop without writing.
 func TestExecBadSpecs(t *testing.T) {
 	t.Parallel()
-	env := testEnv(t, []string{"127.0.0.1:1"})
+	env := testEnv(t, []string{"127.0.0.1:1", "127.0.0.1:2"})
+	huge := `{{range .Upstreams}}{{printf "%999999d" 1}}{{end}}` // 2 MB from 2 replicas
 	for _, c := range []struct {
 		exec     *scenario.Exec
 		settings map[string]string
@@ -202,6 +208,12 @@ func TestExecBadSpecs(t *testing.T) {
 		{&scenario.Exec{}, nil, "needs a command"},
 		{nil, nil, "needs a command"},
 		{&scenario.Exec{Command: []string{"caddy"}}, map[string]string{"workers": "2"}, "no settings"},
+		{&scenario.Exec{Command: []string{"caddy"}, Config: "{{range 20000000}}x{{end}}"}, nil, "range over the number 20000000"},
+		{&scenario.Exec{Command: []string{"caddy"}, Config: huge}, nil, "exec.config renders to more than 1 MiB, the bound on a rendered config"},
+		{&scenario.Exec{Command: []string{"caddy", huge}}, nil, "exec.command[1] renders to more than 128 KiB, the bound on a rendered command argument"},
+		{&scenario.Exec{Command: []string{"caddy"}, Config: "{{range .Upstreams}}{{range $.Upstreams}}{{end}}{{end}}"}, nil, "a range inside a range"},
+		{&scenario.Exec{Command: []string{"caddy"}, Config: `{{define "x"}}{{template "x"}}{{end}}{{template "x"}}`}, nil, "define and block"},
+		{&scenario.Exec{Command: []string{"caddy"}, Config: `{{template "config"}}`}, nil, "template calls"},
 	} {
 		spec := scenario.PathSpec{Name: "x", Kind: "exec", Exec: c.exec, Settings: c.settings}
 		refused(t, spec, env, c.want)
@@ -233,5 +245,20 @@ func TestExecFailsToStart(t *testing.T) {
 	}
 	if left := runningIn(env.TempDir); len(left) > 0 {
 		t.Errorf("failed start left %v running", left)
+	}
+}
+
+// TestExecRenderBound: a template whose output depends on the listen port
+// passes the trial render (port 1) and is still cut at the bound when it
+// renders for real: 40000 lines of 1 MB would be 40 GB.
+func TestExecRenderBound(t *testing.T) {
+	t.Parallel()
+	spec := scenario.PathSpec{Name: "x", Kind: "exec", Exec: &scenario.Exec{
+		Command: []string{"caddy"}, Config: `{{range .ListenPort}}{{printf "%999999d" 1}}{{end}}`}}
+	d := goldenData
+	d.ListenPort = 40000
+	_, cfg, err := paths.RenderExec(spec, d)
+	if errext.Code(err) != 2 || !strings.Contains(fmt.Sprint(err), "more than 1 MiB") || cfg != "" {
+		t.Errorf("got %d bytes, %v (exit %d); want exit 2 naming the 1 MiB bound", len(cfg), err, errext.Code(err))
 	}
 }

@@ -3,7 +3,6 @@ package paths
 // Hooks for the external tests, which run sequentially when they use them.
 var (
 	SbinDirs = &sbinDirs
-	PickPort = &pickPort
 	FreePort = freePort
 )
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/meshbench/meshbench/internal/knob"
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
@@ -29,28 +31,52 @@ func init() {
 	register("haproxy", Kind{Check: checkHAProxy, Start: startHAProxy})
 }
 
-// haproxySettings are the keys a scenario may set for a haproxy path. The
-// defaults are the classic sidecar's.
-var haproxySettings = map[string]setting{
-	"balance": {"roundrobin", oneOf("roundrobin", "leastconn", "random", "first")},
+// haproxySettings are the keys a scenario may set for a haproxy path.
+//
+// The ones that decide how haproxy copes with a faulty replica, and their
+// defaults: the classic sidecar's where SPEC.md ("Paths") names them, else
+// haproxy's own (configuration manual, 2.6). A replica that is killed
+// refuses connections: haproxy retries the connection (retries, retry_on
+// conn-failure) on another server (redispatch), and its health checks mark
+// the replica down after fall × check_inter and up again after rise ×
+// check_inter. One that resets connections after reading a request, or
+// never answers (a blackhole), is a failure retry_on must name
+// (empty-response, response-timeout); a blackhole costs each request sent
+// to it timeout_server, and passes tcp health checks, since it accepts
+// connections: only health_check http notices it.
+var haproxySettings = knob.NewTable("haproxy setting",
+	knob.Text("balance", "roundrobin", "load-balancing algorithm", knob.OneOf("roundrobin", "leastconn", "random", "first")),
 	// auto leaves maxconn out, so that haproxy derives it from the
 	// open-file limit it gets; a fixed figure above what that limit allows
 	// makes haproxy refuse to start.
-	"maxconn":         {"auto", autoOr(intIn(1, 1_000_000))},
-	"retries":         {"3", intIn(0, 100)},
-	"redispatch":      {"on", oneOf("on", "off")},
-	"timeout_connect": {"5s", durationIn(time.Millisecond, time.Hour)},
-	"timeout_client":  {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-	"timeout_server":  {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-	"check_inter":     {"1s", durationIn(10*time.Millisecond, time.Hour)},
-	"fall":            {"3", intIn(1, 1000)},
-	"rise":            {"2", intIn(1, 1000)},
-	"http_reuse":      {"always", oneOf("always", "safe", "aggressive", "never")},
+	knob.Text("maxconn", "auto", "connections at most (auto: from the open-file limit)", knob.Or("auto", knob.Int(1, 1_000_000))),
+	// SPEC's classic config: retries 3, option redispatch, 5s/50s/50s.
+	knob.Text("retries", "3", "retries per request, on the failures retry_on names", knob.Int(0, 100)),
+	knob.Text("redispatch", "on", "retry on another server", knob.OneOf("on", "off")),
+	knob.Text("timeout_connect", "5s", "timeout connect", knob.Millis(time.Millisecond, time.Hour)),
+	knob.Text("timeout_client", "50s", "timeout client", knob.Millis(time.Millisecond, 24*time.Hour)),
+	knob.Text("timeout_server", "50s", "timeout server", knob.Millis(time.Millisecond, 24*time.Hour)),
+	// haproxy's default: retry only when the connection failed.
+	knob.Text("retry_on", "conn-failure", "failures that are retried (retry-on)", knob.List(haproxyRetryOn...)),
+	// SPEC's classic config: check fall 3 rise 2, as a tcp check.
+	knob.Text("health_check", "tcp", "tcp (connect) or http (GET /, any 2xx or 3xx) health checks", knob.OneOf("tcp", "http")),
+	// Half of haproxy's 2s default, so that a killed replica is down
+	// within fall × inter = 3 s, well inside a 10 s measured window.
+	knob.Text("check_inter", "1s", "health-check interval", knob.Millis(10*time.Millisecond, time.Hour)),
+	// auto leaves timeout check out: haproxy then bounds a check by inter.
+	knob.Text("timeout_check", "auto", "timeout check (auto: check_inter)", knob.Or("auto", knob.Millis(time.Millisecond, time.Hour))),
+	knob.Text("fall", "3", "failed checks that mark a server down", knob.Int(1, 1000)),
+	knob.Text("rise", "2", "passed checks that mark a server up", knob.Int(1, 1000)),
+	knob.Text("http_reuse", "always", "sharing of idle server connections", knob.OneOf("always", "safe", "aggressive", "never")),
 	// One thread by default, as nginx gets one worker and the sidecar one
 	// P: on the 2-core hosts meshbench is meant for, the load generator and
 	// the backend need the other core, and each proxy gets the same budget.
-	"nbthread": {"1", intIn(1, 64)},
-}
+	knob.Text("nbthread", "1", "threads", knob.Int(1, 64)),
+)
+
+// haproxyRetryOn are the conditions retry-on takes (haproxy 2.6).
+var haproxyRetryOn = []string{"none", "conn-failure", "empty-response", "junk-response", "response-timeout",
+	"0rtt-rejected", "401", "403", "404", "408", "425", "500", "501", "502", "503", "504", "all-retryable-errors"}
 
 // haproxyConfig is the generated config. Every value in it is either
 // meshbench's own (ports, paths under the temp dir, replica addresses) or a
@@ -70,12 +96,16 @@ defaults
     maxconn {{.S.maxconn}}
 {{- end}}
     retries {{.S.retries}}
+    retry-on {{.RetryOn}}
     {{if eq .S.redispatch "off"}}no {{end}}option redispatch
     option http-keep-alive
     http-reuse {{.S.http_reuse}}
     timeout connect {{.S.timeout_connect}}
     timeout client {{.S.timeout_client}}
     timeout server {{.S.timeout_server}}
+{{- if ne .S.timeout_check "auto"}}
+    timeout check {{.S.timeout_check}}
+{{- end}}
 
 frontend ingress
     bind {{.Listen}}
@@ -83,6 +113,9 @@ frontend ingress
 
 backend replicas
     balance {{.S.balance}}
+{{- if eq .S.health_check "http"}}
+    option httpchk GET /
+{{- end}}
 {{- range $i, $u := .Upstreams}}
     server s{{$i}} {{$u}} check inter {{$.S.check_inter}} fall {{$.S.fall}} rise {{$.S.rise}}
 {{- end}}
@@ -104,10 +137,11 @@ func checkHAProxy(spec scenario.PathSpec, env Env) error {
 
 // haproxy is a started haproxy path.
 type haproxy struct {
-	p       *proc.Process
-	target  string
-	socket  string
-	version string
+	p        *proc.Process
+	settings map[string]string
+	target   string
+	socket   string
+	version  string
 }
 
 func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error) {
@@ -116,7 +150,7 @@ func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instanc
 		return nil, err
 	}
 	s, bin, dir := b.settings, b.bin, b.dir
-	h := &haproxy{socket: filepath.Join(dir, "haproxy.sock"), version: binaryVersion(bin, haproxyVersionRE, "-v")}
+	h := &haproxy{settings: s, socket: filepath.Join(dir, "haproxy.sock"), version: binaryVersion(ctx, env, bin, haproxyVersionRE, "-v")}
 	if len(h.socket) > maxUnixPath {
 		return nil, fmt.Errorf("haproxy stats socket path %s is too long for a unix socket; use a shorter temp dir", h.socket)
 	}
@@ -125,6 +159,7 @@ func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instanc
 		var b strings.Builder
 		err := haproxyConfig.Execute(&b, map[string]any{
 			"Name": spec.Name, "S": s, "Socket": h.socket, "Listen": hostPort(port), "Upstreams": env.Upstreams,
+			"RetryOn": strings.ReplaceAll(s["retry_on"], ",", " "),
 		})
 		if err != nil {
 			return proc.Spec{}, err
@@ -185,6 +220,9 @@ func (h *haproxy) waitServersUp(ctx context.Context, p *proc.Process, n int) err
 }
 
 func (h *haproxy) Targets() []string { return []string{h.target} }
+
+// Settings are every haproxy setting as the config has it.
+func (h *haproxy) Settings() map[string]string { return maps.Clone(h.settings) }
 
 // Usage is haproxy's CPU time and peak RSS (one process; its threads are
 // inside it) and the counters of `show stat`: the backend's retries,

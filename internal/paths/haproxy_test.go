@@ -48,7 +48,7 @@ func TestHAProxy(t *testing.T) {
 	dir := filepath.Join(env.TempDir, "haproxy-hap")
 	checkPrivate(t, dir, "haproxy.cfg")
 	cfg, _ := os.ReadFile(filepath.Join(dir, "haproxy.cfg"))
-	for _, want := range []string{"balance leastconn", "timeout server 30s", "check inter 500ms fall 3 rise 2", "maxconn 500", "option redispatch", "retries 3"} {
+	for _, want := range []string{"balance leastconn", "timeout server 30s", "check inter 500ms fall 3 rise 2", "maxconn 500", "option redispatch", "retries 3", "retry-on conn-failure\n"} {
 		if !bytes.Contains(cfg, []byte(want)) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
@@ -83,7 +83,7 @@ func TestHAProxyRefusesBadSettings(t *testing.T) {
 		{map[string]string{"http_reuse": "always }"}, "http_reuse"},
 		{map[string]string{"retries": "3 "}, "retries"},
 		{map[string]string{"nbthread": "-1"}, "nbthread"},
-		{map[string]string{"stats": "enable"}, `unknown setting "stats"`},
+		{map[string]string{"stats": "enable"}, `unknown haproxy setting "stats"`},
 	} {
 		refused(t, scenario.PathSpec{Name: "hap", Kind: "haproxy", Settings: c.settings}, env, c.want)
 	}
@@ -124,31 +124,29 @@ func TestHAProxyFailsToStart(t *testing.T) {
 // TestProxyPortTaken: the port picked for a proxy is taken, before the
 // proxy binds it, by another HTTP server (which would pass a readiness
 // check). The start is retried once on another port; a second conflict is
-// an error that leaves nothing behind. Not parallel: it replaces the port
-// picker.
+// an error that leaves nothing behind.
 func TestProxyPortTaken(t *testing.T) {
 	requireBinary(t, "haproxy")
 	requireBinary(t, "nginx")
 	requireBinary(t, "caddy")
+	t.Parallel()
 	_, ups := replicas(t, 1)
 	impostor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer impostor.Close()
 	takenPort := impostor.Listener.Addr().(*net.TCPAddr).Port
-	restore := *paths.PickPort
-	defer func() { *paths.PickPort = restore }()
 	for _, spec := range []scenario.PathSpec{
 		{Name: "p", Kind: "haproxy"}, {Name: "p", Kind: "nginx"}, caddySpec(t),
 	} {
 		// Once taken, then free: the start succeeds on the second port.
 		picks := 0
-		*paths.PickPort = func() (int, error) {
+		env := testEnv(t, ups)
+		env.Ports = func() (int, error) {
 			picks++
 			if picks == 1 {
 				return takenPort, nil
 			}
 			return paths.FreePort()
 		}
-		env := testEnv(t, ups)
 		var log strings.Builder
 		env.Log = &log
 		inst := start(t, spec, env)
@@ -159,8 +157,8 @@ func TestProxyPortTaken(t *testing.T) {
 		}
 
 		// Taken twice: an error naming the conflict, nothing left.
-		*paths.PickPort = func() (int, error) { return takenPort, nil }
 		env = testEnv(t, ups)
+		env.Ports = func() (int, error) { return takenPort, nil }
 		start := time.Now()
 		_, err := paths.Start(context.Background(), spec, env)
 		t.Logf("%s (%v): %v", spec.Kind, time.Since(start).Round(time.Millisecond), err)

@@ -72,8 +72,14 @@ func checkLinkerd(spec scenario.PathSpec, env Env) error {
 type linkerd struct {
 	target  string
 	version string
+	// settings are the outbound sidecar's, which balances, ejects and
+	// retries; the inbound ones keep their fixed defaults.
+	settings map[string]string
 	// sidecars are the outbound sidecar first, then any inbound ones.
 	sidecars []*child
+	// scrape reads the sidecars' admin ports (local and quick) with a
+	// connection pool of the path's own.
+	scrape   *http.Client
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -88,6 +94,7 @@ func startLinkerd(ctx context.Context, spec scenario.PathSpec, env Env, mesh boo
 	if err := checkLinkerd(spec, env); err != nil {
 		return nil, err
 	}
+	cfg, _ := linkerdSettings(spec) // checked above
 	if len(env.Upstreams) == 0 {
 		return nil, fmt.Errorf("no backend replicas to put the sidecar in front of")
 	}
@@ -97,7 +104,7 @@ func startLinkerd(ctx context.Context, spec scenario.PathSpec, env Env, mesh boo
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	l := &linkerd{version: sidecarVersion(env)}
+	l := &linkerd{version: sidecarVersion(env), settings: cfg.Values(), scrape: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{}}}
 	defer func() {
 		if err != nil {
 			l.Stop()
@@ -149,7 +156,11 @@ func startSidecar(ctx context.Context, env Env, dir, name string, args []string)
 	os.Remove(ready)
 	args = append(args, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--ready-file", ready)
 	bin, args := sidecarCommand(env, args)
-	p, err := proc.Start(ctx, proc.Spec{Name: name, Path: bin, Args: args, Dir: dir})
+	procs, err := env.procs()
+	if err != nil {
+		return nil, err
+	}
+	p, err := procs.Start(ctx, proc.Spec{Name: name, Path: bin, Args: args, Dir: dir})
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +244,9 @@ func lastLine(s string) string {
 
 func (l *linkerd) Targets() []string { return []string{l.target} }
 
+// Settings are every setting of the outbound sidecar, as its flags had them.
+func (l *linkerd) Settings() map[string]string { return maps.Clone(l.settings) }
+
 // Usage sums the sidecars' CPU time and peak RSS, and adds the counters
 // that tell how the path coped: ejections, retries, retries the budget
 // refused (outbound), and for the mesh the requests the inbound side got
@@ -246,7 +260,7 @@ func (l *linkerd) Usage(ctx context.Context) (*results.Proxy, error) {
 		}
 		u.CPUSeconds += cpu
 		u.MaxRSSBytes += rss
-		m, err := scrapeMetrics(ctx, c.admin)
+		m, err := scrapeMetrics(ctx, l.scrape, c.admin)
 		if err != nil {
 			return nil, err
 		}
@@ -263,15 +277,12 @@ func (l *linkerd) Usage(ctx context.Context) (*results.Proxy, error) {
 	return u, nil
 }
 
-// scrapeClient reads the sidecars' admin ports; they are local and quick.
-var scrapeClient = &http.Client{Timeout: 2 * time.Second}
-
-func scrapeMetrics(ctx context.Context, admin string) (map[string]float64, error) {
+func scrapeMetrics(ctx context.Context, client *http.Client, admin string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := scrapeClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("sidecar metrics: %w", err)
 	}
@@ -286,6 +297,7 @@ func scrapeMetrics(ctx context.Context, admin string) (map[string]float64, error
 // inbound one that is already gone, then the inbound ones.
 func (l *linkerd) Stop() error {
 	l.stopOnce.Do(func() {
+		l.scrape.CloseIdleConnections()
 		for _, c := range l.sidecars {
 			if err := c.p.Stop(sidecarStopGrace); err != nil && l.stopErr == nil {
 				l.stopErr = err

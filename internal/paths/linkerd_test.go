@@ -155,7 +155,11 @@ func TestFailingReplica(t *testing.T) {
 func TestLinkerdMTLS(t *testing.T) {
 	_, ups := replicas(t, 2)
 	env := linkerdEnv(t, ups)
-	inst := start(t, scenario.PathSpec{Name: "mesh", Kind: "linkerd-mtls", Settings: map[string]string{"balancer": "ewma"}}, env)
+	inst := start(t, scenario.PathSpec{Name: "mesh", Kind: "linkerd-mtls", Settings: map[string]string{"balancer": "ewma", "connect_timeout": "0.5s"}}, env)
+	// The outbound sidecar's settings, as its flags had them.
+	if s := inst.Settings(); s["balancer"] != "ewma" || s["timeout"] != "10s" || s["connect_timeout"] != "500ms" || s["success_rate"] != "0.9" {
+		t.Errorf("Settings() = %v", s)
+	}
 
 	keys, _ := filepath.Glob(filepath.Join(env.TempDir, "*", "*-key.pem"))
 	if len(keys) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/meshbench/meshbench/internal/knob"
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
@@ -31,22 +33,35 @@ func init() {
 }
 
 // nginxSettings are the keys a scenario may set for an nginx path.
-var nginxSettings = map[string]setting{
+//
+// The ones that decide how nginx copes with a faulty replica, and their
+// defaults: the timeouts match the classic haproxy config of SPEC.md
+// (connect 5s, server 50s), max_fails matches its fall 3, and the rest are
+// nginx's own (ngx_http_proxy_module and ngx_http_upstream_module docs).
+// nginx has no active health checks: a request that fails in a way
+// next_upstream names (a refused or reset connection is "error", a
+// blackhole is "timeout" after read_timeout) is passed to the next server,
+// at most next_upstream_tries servers within next_upstream_timeout (0: no
+// limit but the number of servers), and max_fails such failures within
+// fail_timeout take the server out for fail_timeout.
+var nginxSettings = knob.NewTable("nginx setting",
 	// One worker by default: meshbench targets 2-core hosts where the load
 	// generator and the backend share the CPUs with the proxy, and HAProxy
 	// (nbthread) and the sidecar (one P) get one core's worth too. More
 	// workers would only compete with the load generator.
-	"worker_processes":   {"1", autoOr(intIn(1, 64))},
-	"worker_connections": {"4096", intIn(16, 1_000_000)},
-	"balance":            {"roundrobin", oneOf("roundrobin", "leastconn", "random")},
-	"keepalive":          {"64", intIn(1, 100_000)},
-	"max_fails":          {"3", intIn(0, 1000)},
-	"fail_timeout":       {"10s", durationIn(time.Second, time.Hour)},
-	"next_upstream":      {"error,timeout", wordList(nextUpstreamWords...)},
-	"connect_timeout":    {"5s", durationIn(time.Millisecond, time.Hour)},
-	"read_timeout":       {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-	"send_timeout":       {"50s", durationIn(time.Millisecond, 24*time.Hour)},
-}
+	knob.Text("worker_processes", "1", "worker processes", knob.Or("auto", knob.Int(1, 64))),
+	knob.Text("worker_connections", "4096", "connections per worker", knob.Int(16, 1_000_000)),
+	knob.Text("balance", "roundrobin", "load-balancing method", knob.OneOf("roundrobin", "leastconn", "random")),
+	knob.Text("keepalive", "64", "idle upstream connections kept per worker", knob.Int(1, 100_000)),
+	knob.Text("max_fails", "3", "failures within fail_timeout that take a server out", knob.Int(0, 1000)),
+	knob.Text("fail_timeout", "10s", "window for max_fails, and how long a server stays out", knob.Millis(time.Second, time.Hour)),
+	knob.Text("next_upstream", "error,timeout", "proxy_next_upstream conditions", knob.List(nextUpstreamWords...)),
+	knob.Text("next_upstream_tries", "0", "proxy_next_upstream_tries: servers tried per request (0: all)", knob.Int(0, 100)),
+	knob.Text("next_upstream_timeout", "0s", "proxy_next_upstream_timeout: time to find a server (0s: no limit)", knob.Millis(0, time.Hour)),
+	knob.Text("connect_timeout", "5s", "proxy_connect_timeout", knob.Millis(time.Millisecond, time.Hour)),
+	knob.Text("read_timeout", "50s", "proxy_read_timeout", knob.Millis(time.Millisecond, 24*time.Hour)),
+	knob.Text("send_timeout", "50s", "proxy_send_timeout", knob.Millis(time.Millisecond, 24*time.Hour)),
+)
 
 // nextUpstreamWords are the conditions proxy_next_upstream takes.
 var nextUpstreamWords = []string{"error", "timeout", "invalid_header", "http_500", "http_502", "http_503",
@@ -99,6 +114,8 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_next_upstream {{.NextUpstream}};
+            proxy_next_upstream_tries {{.S.next_upstream_tries}};
+            proxy_next_upstream_timeout {{.S.next_upstream_timeout}};
             proxy_connect_timeout {{.S.connect_timeout}};
             proxy_send_timeout {{.S.send_timeout}};
             proxy_read_timeout {{.S.read_timeout}};
@@ -126,10 +143,11 @@ func checkNginx(spec scenario.PathSpec, env Env) error {
 
 // nginx is a started nginx path.
 type nginx struct {
-	p       *proc.Process
-	target  string
-	status  *http.Client
-	version string
+	p        *proc.Process
+	settings map[string]string
+	target   string
+	status   *http.Client
+	version  string
 }
 
 func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error) {
@@ -142,7 +160,7 @@ func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance,
 	if len(sock) > maxUnixPath {
 		return nil, fmt.Errorf("nginx status socket path %s is too long for a unix socket; use a shorter temp dir", sock)
 	}
-	n := &nginx{version: binaryVersion(bin, nginxVersionRE, "-v"), status: unixClient(sock)}
+	n := &nginx{settings: s, version: binaryVersion(ctx, env, bin, nginxVersionRE, "-v"), status: unixClient(sock)}
 	cfg := filepath.Join(dir, "nginx.conf")
 	p, port, err := launch(ctx, env, spec.Name, func(port int) (proc.Spec, error) {
 		os.Remove(sock) // nginx will not bind over a socket file left by the last try
@@ -188,6 +206,9 @@ func unixClient(sock string) *http.Client {
 }
 
 func (n *nginx) Targets() []string { return []string{n.target} }
+
+// Settings are every nginx setting as the config has it.
+func (n *nginx) Settings() map[string]string { return maps.Clone(n.settings) }
 
 // Usage sums the master and its workers (one process group), and reads
 // the stub_status counters.
@@ -247,20 +268,4 @@ func parseStubStatus(s string) (map[string]float64, error) {
 		c[k] = v
 	}
 	return c, nil
-}
-
-// wordList accepts a comma-separated list of words, each from words.
-func wordList(words ...string) func(string) (string, error) {
-	one := oneOf(words...)
-	return func(v string) (string, error) {
-		var out []string
-		for _, w := range strings.Split(v, ",") {
-			w, err := one(w)
-			if err != nil {
-				return "", err
-			}
-			out = append(out, w)
-		}
-		return strings.Join(out, ","), nil
-	}
 }

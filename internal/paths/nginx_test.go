@@ -46,7 +46,8 @@ func TestNginx(t *testing.T) {
 	dir := filepath.Join(env.TempDir, "nginx-ngx")
 	cfg, _ := os.ReadFile(filepath.Join(dir, "nginx.conf"))
 	for _, want := range []string{"least_conn;\n", "keepalive 16;", "proxy_next_upstream error timeout http_502;",
-		"max_fails=3 fail_timeout=10s;", "worker_processes 1;", `proxy_set_header Connection "";`, "proxy_http_version 1.1;"} {
+		"max_fails=3 fail_timeout=10s;", "worker_processes 1;", `proxy_set_header Connection "";`, "proxy_http_version 1.1;",
+		"proxy_next_upstream_tries 0;", "proxy_next_upstream_timeout 0s;", "proxy_read_timeout 50s;", "proxy_connect_timeout 5s;"} {
 		if !bytes.Contains(cfg, []byte(want)) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
@@ -105,7 +106,7 @@ func TestNginxRefusesBadSettings(t *testing.T) {
 		{map[string]string{"next_upstream": "error timeout"}, "next_upstream"},
 		{map[string]string{"fail_timeout": "10s#"}, "fail_timeout"},
 		{map[string]string{"max_fails": "three"}, "max_fails"},
-		{map[string]string{"proxy_pass": "http://evil"}, `unknown setting "proxy_pass"`},
+		{map[string]string{"proxy_pass": "http://evil"}, `unknown nginx setting "proxy_pass"`},
 	} {
 		refused(t, scenario.PathSpec{Name: "ngx", Kind: "nginx", Settings: c.settings}, env, c.want)
 	}

@@ -10,10 +10,12 @@ package paths
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 
+	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
@@ -32,6 +34,21 @@ type Env struct {
 	Self string
 	// Log receives one-line notes from path kinds (may be io.Discard).
 	Log io.Writer
+	// Procs is the run's process group: every process a path starts is
+	// started in it, so the run can stop exactly what it started. Start
+	// refuses a kind that runs processes when it is nil.
+	Procs *proc.Group
+	// Ports picks the loopback port a proxy binary is told to listen on;
+	// nil asks the kernel for a free one. Tests set it to make ports collide.
+	Ports func() (int, error)
+}
+
+// procs is env's process group, or an error saying it is missing.
+func (env Env) procs() (*proc.Group, error) {
+	if env.Procs == nil {
+		return nil, errors.New("no process group to start the path's processes in (paths.Env.Procs is nil)")
+	}
+	return env.Procs, nil
 }
 
 // Instance is a started path.
@@ -42,6 +59,11 @@ type Instance interface {
 	// Usage is the path's proxy processes' cumulative CPU seconds and peak
 	// RSS so far, with any counters the kind exposes; nil for direct.
 	Usage(ctx context.Context) (*results.Proxy, error)
+	// Settings are the path's effective proxy settings, defaults included,
+	// by the keys a scenario uses (the timeouts, retries and health checks
+	// that decide how it copes with a fault among them), for the run to
+	// record; nil for kinds that take none (direct, exec).
+	Settings() map[string]string
 	// Stop stops every process the path started and waits for them. It is
 	// safe to call more than once.
 	Stop() error

@@ -41,12 +41,10 @@ var raceEnabled = func() bool {
 var buildDir string
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	// Whatever a failed test left running must not outlive the test binary.
-	if err := proc.StopAll(time.Second); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping leftover children:", err)
-		code = 1
+	if mode := os.Getenv(nginxHelperEnv); mode != "" {
+		os.Exit(nginxHelper(mode))
 	}
+	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
@@ -91,11 +89,19 @@ func self(t *testing.T) string {
 	return selfOnce.path
 }
 
-// testEnv is a path environment over ups, with its own 0700 temp dir.
+// testEnv is a path environment over ups, with its own 0700 temp dir and
+// process group, which the test's cleanup closes: whatever a failed test
+// left running ends with it.
 func testEnv(t *testing.T, ups []string) paths.Env {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
-	return paths.Env{Upstreams: ups, TempDir: dir, Log: io.Discard}
+	g := proc.NewGroup()
+	t.Cleanup(func() {
+		if err := g.Close(time.Second); err != nil {
+			t.Errorf("stopping what the test left running: %v", err)
+		}
+	})
+	return paths.Env{Upstreams: ups, TempDir: dir, Log: io.Discard, Procs: g}
 }
 
 // linkerdEnv is testEnv with the meshbench executable the sidecar runs from.

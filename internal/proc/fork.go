@@ -13,6 +13,11 @@ import (
 // could be SIGKILLed in the middle of a run. Every fork therefore happens on
 // one goroutine that locks its thread and never returns: that thread lives
 // exactly as long as meshbench.
+//
+// This thread and the subreaper flag below are the two pieces of state
+// shared by every Group, and must be: both are properties of the meshbench
+// process (what the kernel watches for the parent-death signal, and where
+// orphans go), not of a run. Neither lets one run touch another's children.
 var fork struct {
 	once sync.Once
 	reqs chan forkReq

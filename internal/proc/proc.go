@@ -5,12 +5,20 @@
 // the child forked too (nginx workers, a shell's commands); gets SIGKILL from
 // the kernel when meshbench dies, even by SIGKILL (the parent-death signal);
 // reads /dev/null; and writes into a bounded buffer instead of meshbench's
-// own stdout, which carries the report. Live children are kept in a
-// registry so that StopAll can end them all on any exit path.
+// own stdout, which carries the report.
+//
+// Children belong to a Group, one per run: the group lists the children it
+// started and not yet stopped, and StopAll ends exactly those, so that two
+// runs in one process (the CLI's parallel tests, a library user) never stop
+// each other's proxies. The group also owns the run's private temp dir.
+//
+// What the parent-death signal cannot reach (a child's own children, such
+// as nginx's workers) and the temp dir are left to a reaper process that
+// outlives meshbench by design and ends them when meshbench dies, however
+// it dies (reaper.go says how and why).
 package proc
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -49,10 +57,11 @@ const killWait = 5 * time.Second
 
 // Process is a started child. Its methods are safe for concurrent use.
 type Process struct {
-	name string
-	pid  int
-	cmd  *exec.Cmd
-	out  *ring
+	name  string
+	pid   int
+	cmd   *exec.Cmd
+	out   *ring
+	group *Group
 
 	done    chan struct{} // closed once the child exited and was reaped
 	waitErr error         // set before done is closed
@@ -61,14 +70,9 @@ type Process struct {
 	stopErr  error
 }
 
-// Start starts spec's program as described in the package comment. ctx only
-// bounds the start: the child lives until Stop (or StopAll), so that a run
-// whose context is cancelled can still read the proxy's usage before it
-// stops it.
-func Start(ctx context.Context, spec Spec) (*Process, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// start starts spec's program as described in the package comment; the
+// caller (Group.Start) owns the result.
+func start(spec Spec) (*Process, error) {
 	name := spec.Name
 	if name == "" {
 		name = spec.Path
@@ -87,11 +91,23 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	}
 	cmd.Stdout, cmd.Stderr = w, w // Stdin nil: os/exec opens /dev/null
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := ensureReaper(); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
 	err = forkOnLockedThread(cmd)
 	w.Close()
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, spec.Path, err)
+	}
+	if err := watchGroup(cmd.Process.Pid, true); err != nil {
+		// Without the reaper, the child's group could outlive meshbench.
+		signalGroup(cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		r.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{name: name, pid: cmd.Process.Pid, cmd: cmd, out: &ring{}, done: make(chan struct{})}
 	drained := make(chan struct{})
@@ -108,7 +124,6 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		}
 		close(p.done)
 	}()
-	registry.add(p)
 	return p, nil
 }
 
@@ -144,7 +159,11 @@ func (p *Process) Output() string { return p.out.String() }
 func (p *Process) Stop(grace time.Duration) error {
 	p.stopOnce.Do(func() {
 		p.stopErr = p.stop(grace)
-		registry.remove(p)
+		if p.stopErr == nil {
+			// Left registered otherwise: the reaper tries again at exit.
+			watchGroup(p.pid, false)
+		}
+		p.group.remove(p)
 	})
 	return p.stopErr
 }
@@ -223,57 +242,4 @@ func reap(pid int) bool {
 		return !ok || st == 'Z'
 	}
 	return false
-}
-
-// StopAll stops every child started by Start and not yet stopped, in
-// parallel, each with grace. The CLI calls it on every exit path.
-func StopAll(grace time.Duration) error {
-	var wg sync.WaitGroup
-	live := registry.list()
-	errs := make([]error, len(live))
-	for i, p := range live {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = p.Stop(grace)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// Live lists the children started and not yet stopped (for tests and
-// diagnostics).
-func Live() []*Process { return registry.list() }
-
-var registry = &children{m: map[*Process]struct{}{}}
-
-// children is the set of processes Stop has not yet ended. A child that
-// exited on its own stays until stopped: its group may still hold processes.
-type children struct {
-	mu sync.Mutex
-	m  map[*Process]struct{}
-}
-
-func (c *children) add(p *Process) {
-	c.mu.Lock()
-	c.m[p] = struct{}{}
-	c.mu.Unlock()
-}
-
-func (c *children) remove(p *Process) {
-	c.mu.Lock()
-	delete(c.m, p)
-	c.mu.Unlock()
-}
-
-func (c *children) list() []*Process {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]*Process, 0, len(c.m))
-	for p := range c.m {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
-	return out
 }

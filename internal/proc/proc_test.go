@@ -30,13 +30,15 @@ func TestMain(m *testing.M) {
 	case "parent":
 		// Starts a grandchild through proc, says its pid, and waits to be
 		// killed by the test.
-		p, err := Start(context.Background(), Spec{Name: "sleep", Path: "sleep", Args: []string{"60"}})
+		p, err := NewGroup().Start(context.Background(), Spec{Name: "sleep", Path: "sleep", Args: []string{"60"}})
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
 		fmt.Printf("child %d\n", p.Pid())
 		select {}
+	case "orphans", "orphans-exit", "orphans-replace":
+		os.Exit(orphansHelper(os.Getenv(helperEnv)))
 	case "listen":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -59,23 +61,41 @@ func TestMain(m *testing.M) {
 	}
 }
 
+// groupT is a group that the test's cleanup closes.
+func groupT(t *testing.T) *Group {
+	g := NewGroup()
+	t.Cleanup(func() {
+		if err := g.Close(time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+	return g
+}
+
+// startT starts spec in a group of the test's own.
 func startT(t *testing.T, spec Spec) *Process {
 	t.Helper()
-	p, err := Start(context.Background(), spec)
+	return startIn(t, groupT(t), spec)
+}
+
+func startIn(t *testing.T, g *Group, spec Spec) *Process {
+	t.Helper()
+	p, err := g.Start(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Stop(time.Second) })
 	return p
 }
 
 func sh(script string) Spec { return Spec{Name: "sh", Path: "/bin/sh", Args: []string{"-c", script}} }
 
 // waitOutput waits until the child's output holds a line starting with
-// prefix and returns the rest of that line.
+// prefix and returns the rest of that line. The deadline only keeps a
+// broken test from hanging: a race-instrumented helper on a loaded host
+// takes seconds to print.
 func waitOutput(t *testing.T, p *Process, prefix string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		sc := bufio.NewScanner(strings.NewReader(p.Output()))
 		for sc.Scan() {
@@ -158,7 +178,8 @@ func TestStopKillsGroup(t *testing.T) {
 // SIGTERM is not an error.
 func TestStopTwiceConcurrently(t *testing.T) {
 	t.Parallel()
-	p := startT(t, Spec{Name: "sleep", Path: "sleep", Args: []string{"60"}})
+	g := groupT(t)
+	p := startIn(t, g, Spec{Name: "sleep", Path: "sleep", Args: []string{"60"}})
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -180,10 +201,8 @@ func TestStopTwiceConcurrently(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(p.Err()), "terminated") {
 		t.Errorf("Err() = %v, want SIGTERM to have ended it", p.Err())
 	}
-	for _, q := range Live() {
-		if q == p {
-			t.Error("stopped process still in the registry")
-		}
+	if live := g.Live(); len(live) != 0 {
+		t.Errorf("stopped process still in its group: %v", live)
 	}
 }
 
@@ -210,13 +229,14 @@ func TestExitedChild(t *testing.T) {
 
 func TestStartMissing(t *testing.T) {
 	t.Parallel()
-	_, err := Start(context.Background(), Spec{Name: "haproxy", Path: "/nonexistent/haproxy"})
+	g := groupT(t)
+	_, err := g.Start(context.Background(), Spec{Name: "haproxy", Path: "/nonexistent/haproxy"})
 	if err == nil || !strings.Contains(err.Error(), "haproxy") || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("got %v, want an error naming haproxy and saying it does not exist", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Start(ctx, Spec{Path: "sleep", Args: []string{"60"}}); !errors.Is(err, context.Canceled) {
+	if _, err := g.Start(ctx, Spec{Path: "sleep", Args: []string{"60"}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: got %v", err)
 	}
 }
@@ -284,24 +304,79 @@ func TestGroupUsage(t *testing.T) {
 	}
 }
 
-// TestStopAll ends every live child, including the orphan left by a shell
-// that already exited. It is not parallel: StopAll would end the children
-// of other tests.
+// TestStopAll ends every live child of its group, including the orphan
+// left by a shell that already exited, and nothing of another group.
 func TestStopAll(t *testing.T) {
-	a := startT(t, Spec{Path: "sleep", Args: []string{"60"}})
-	b := startT(t, sh(`sleep 60 & echo "orphan $!"`))
+	t.Parallel()
+	g, other := groupT(t), groupT(t)
+	a := startIn(t, g, Spec{Path: "sleep", Args: []string{"60"}})
+	b := startIn(t, g, sh(`sleep 60 & echo "orphan $!"`))
+	c := startIn(t, other, Spec{Path: "sleep", Args: []string{"60"}})
 	orphan := atoi(t, waitOutput(t, b, "orphan "))
 	<-b.Done()
-	if err := StopAll(time.Second); err != nil {
+	if got := g.Live(); len(got) != 2 {
+		t.Errorf("Live() = %v before StopAll, want a and b", got)
+	}
+	if err := g.StopAll(time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if len(Live()) != 0 {
-		t.Errorf("Live() = %v after StopAll", Live())
+	if len(g.Live()) != 0 {
+		t.Errorf("Live() = %v after StopAll", g.Live())
 	}
 	for _, pid := range []int{a.Pid(), b.Pid(), orphan} {
 		if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
 			t.Errorf("pid %d after StopAll: kill(0) = %v, want ESRCH", pid, err)
 		}
+	}
+	select {
+	case <-c.Done():
+		t.Errorf("another group's child died: %v", c.Err())
+	default:
+	}
+	if live := other.Live(); len(live) != 1 || live[0] != c {
+		t.Errorf("other group: Live() = %v, want its one child", live)
+	}
+	// StopAll leaves g usable; Close does not.
+	startIn(t, g, Spec{Path: "sleep", Args: []string{"60"}})
+	if err := g.Close(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Start(context.Background(), Spec{Path: "sleep", Args: []string{"60"}}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Start after Close: got %v, want ErrClosed", err)
+	}
+	if len(g.Live()) != 0 || len(other.Live()) != 1 {
+		t.Errorf("after Close: Live() = %v, other %v", g.Live(), other.Live())
+	}
+}
+
+// TestRun: a short command's output, its failure, and a context that ends
+// before the command does.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	g := groupT(t)
+	out, err := g.Run(context.Background(), sh(`echo "v1.2"`))
+	if err != nil || out != "v1.2\n" {
+		t.Errorf("Run = %q, %v", out, err)
+	}
+	if _, err := g.Run(context.Background(), sh(`exit 3`)); fmt.Sprint(err) != "exit status 3" {
+		t.Errorf("failing command: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := make(chan error, 1)
+	go func() {
+		_, err := g.Run(ctx, sh(`echo started; sleep 60`))
+		p <- err
+	}()
+	for len(g.Live()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	waitOutput(t, g.Live()[0], "started")
+	cancel()
+	if err := <-p; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	if len(g.Live()) != 0 {
+		t.Errorf("Run left %v", g.Live())
 	}
 }
 
@@ -326,10 +401,11 @@ func TestParentKilled(t *testing.T) {
 // with it, as a parent-death signal tied to that thread would.
 func TestChildOutlivesCallerThread(t *testing.T) {
 	t.Parallel()
+	g := groupT(t)
 	got := make(chan *Process, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		p, err := Start(context.Background(), Spec{Path: "sleep", Args: []string{"60"}})
+		p, err := g.Start(context.Background(), Spec{Path: "sleep", Args: []string{"60"}})
 		if err != nil {
 			t.Error(err)
 		}
@@ -409,7 +485,7 @@ func TestParseStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (stat{state: 'S', ppid: 4200, pgrp: 4242, utime: 250, stime: 37}) {
+	if st != (stat{state: 'S', ppid: 4200, pgrp: 4242, session: 4242, utime: 250, stime: 37}) {
 		t.Errorf("parseStat = %+v", st)
 	}
 	for _, bad := range []string{"", "1 (x) S 1", "1 x S 1 2 3 4 5 6 7 8 9 10 11 12 13"} {

@@ -126,9 +126,9 @@ func pidUsage(root string, pid int) (float64, int64, error) {
 
 // stat is what meshbench reads of /proc/PID/stat.
 type stat struct {
-	state        byte
-	ppid, pgrp   int
-	utime, stime uint64 // in USER_HZ ticks
+	state               byte
+	ppid, pgrp, session int
+	utime, stime        uint64 // in USER_HZ ticks
 }
 
 // parseStat reads one /proc/PID/stat line. The command name may hold
@@ -144,12 +144,13 @@ func parseStat(s string) (stat, error) {
 		return stat{}, fmt.Errorf("bad stat line %q", s)
 	}
 	var st stat
-	var errs [4]error
+	var errs [5]error
 	st.state = f[0][0]
 	st.ppid, errs[0] = strconv.Atoi(f[1])
 	st.pgrp, errs[1] = strconv.Atoi(f[2])
-	st.utime, errs[2] = strconv.ParseUint(f[11], 10, 64)
-	st.stime, errs[3] = strconv.ParseUint(f[12], 10, 64)
+	st.session, errs[2] = strconv.Atoi(f[3])
+	st.utime, errs[3] = strconv.ParseUint(f[11], 10, 64)
+	st.stime, errs[4] = strconv.ParseUint(f[12], 10, 64)
 	if err := errors.Join(errs[:]...); err != nil {
 		return stat{}, fmt.Errorf("bad stat line %q: %w", s, err)
 	}
@@ -176,16 +177,17 @@ func parseHWM(sc *bufio.Scanner) (int64, error) {
 	return 0, errors.New("no VmHWM in status (zombie or kernel thread)")
 }
 
-func readState(root string, pid int) (byte, bool) {
+func readStat(root string, pid int) (stat, error) {
 	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return 0, false
+		return stat{}, err
 	}
-	st, err := parseStat(string(b))
-	if err != nil {
-		return 0, false
-	}
-	return st.state, true
+	return parseStat(string(b))
+}
+
+func readState(root string, pid int) (byte, bool) {
+	st, err := readStat(root, pid)
+	return st.state, err == nil
 }
 
 // groupPids lists every process (zombies included) whose process group is
@@ -201,11 +203,7 @@ func groupPids(root string, pgid int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(root, e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if st, err := parseStat(string(b)); err == nil && st.pgrp == pgid {
+		if st, err := readStat(root, pid); err == nil && st.pgrp == pgid {
 			out = append(out, pid)
 		}
 	}

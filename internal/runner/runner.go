@@ -14,15 +14,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"time"
 
 	"github.com/meshbench/meshbench/internal/hoststats"
 	"github.com/meshbench/meshbench/internal/load"
 	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 )
+
+// stopGrace is how long a run's processes get to end after SIGTERM.
+const stopGrace = 2 * time.Second
 
 // Env is what a run may take from outside the process.
 type Env struct {
@@ -79,15 +82,17 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "meshbench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-
 	r := &run{plan: plan, env: env, obs: obs, site: env.Site}
 	if r.site == nil {
-		r.site = newLocalSite(plan.Scenario, env, tmp)
+		// The run's processes and temp dir belong to it alone: Close
+		// stops exactly what this run started and removes the dir.
+		procs := proc.NewGroup()
+		defer procs.Close(stopGrace)
+		tmp, err := procs.TempDir()
+		if err != nil {
+			return nil, err
+		}
+		r.site = newLocalSite(plan.Scenario, env, procs, tmp)
 	}
 	defer r.site.Close()
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshbench/meshbench/internal/backend"
 	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
@@ -44,11 +45,11 @@ type localSite struct {
 	client   *http.Client
 }
 
-func newLocalSite(sc *scenario.Scenario, env Env, tmp string) *localSite {
+func newLocalSite(sc *scenario.Scenario, env Env, procs *proc.Group, tmp string) *localSite {
 	bk := sc.Backend
 	return &localSite{
 		sc:     sc,
-		env:    paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp},
+		env:    paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp, Procs: procs},
 		bcfg:   backend.Config{Payload: bk.Payload, Delay: bk.Delay.D(), Distribution: bk.DelayDistribution, ErrorRate: bk.ErrorRate},
 		client: &http.Client{Timeout: time.Second},
 	}

@@ -20,12 +20,12 @@ package sidecar
 
 import (
 	"fmt"
-	"math"
 	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meshbench/meshbench/internal/knob"
 )
 
 // Modes.
@@ -195,10 +195,8 @@ func (c *Config) Validate() error {
 	if c.TLS.Enabled() && (c.TLS.Cert == "" || c.TLS.Key == "" || c.TLS.CA == "") {
 		return fmt.Errorf("mTLS needs all of the certificate, key and CA files")
 	}
-	for _, s := range settings {
-		if err := s.check(c); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
+	if err := table.Check(c); err != nil {
+		return err
 	}
 	return crossCheck(c)
 }
@@ -219,172 +217,61 @@ func checkAddr(what, a string) error {
 
 // A setting is one knob a scenario (path settings) or the sidecar command
 // (flags) may set. One table serves both, so a path validates exactly what
-// the child process will accept.
-type setting struct {
-	name  string // as in a scenario; the flag is the same with '-' for '_'
-	usage string
-	get   func(c *Config) string
-	set   func(c *Config, v string) error
-	// check validates the value after all settings were applied.
-	check func(c *Config) error
-}
+// the child process will accept. The name is as in a scenario; the flag is
+// the same with '-' for '_'.
+type setting = knob.Setting[Config]
+
+// table is settings, indexed; its errors name a "sidecar setting".
+var table = knob.NewTable("sidecar setting", settings...)
 
 // Flag is the command-line flag for a setting name.
 func Flag(name string) string { return strings.ReplaceAll(name, "_", "-") }
 
 // Settings lists the setting names, sorted.
-func Settings() []string {
-	var out []string
-	for _, s := range settings {
-		out = append(out, s.name)
-	}
-	sort.Strings(out)
-	return out
-}
+func Settings() []string { return table.Names() }
 
 // Usage is a setting's one-line help.
-func Usage(name string) string {
-	if s, ok := lookupSetting(name); ok {
-		return s.usage
-	}
-	return ""
-}
+func Usage(name string) string { return table.Usage(name) }
 
 // Get returns a setting's value in c, formatted as Set accepts it.
-func (c *Config) Get(name string) string {
-	if s, ok := lookupSetting(name); ok {
-		return s.get(c)
-	}
-	return ""
-}
+func (c *Config) Get(name string) string { return table.Get(c, name) }
+
+// Values is every setting's value in c, as Get formats it: what a run
+// records as the sidecar's effective settings.
+func (c *Config) Values() map[string]string { return table.Values(c) }
 
 // Set parses one setting into c. Cross-field rules are checked by Validate.
-func (c *Config) Set(name, value string) error {
-	s, ok := lookupSetting(name)
-	if !ok {
-		return fmt.Errorf("unknown sidecar setting %q (known: %s)", name, strings.Join(Settings(), ", "))
-	}
-	if err := s.set(c, strings.TrimSpace(value)); err != nil {
-		return fmt.Errorf("sidecar setting %s=%q: %w", name, value, err)
-	}
-	return nil
-}
+func (c *Config) Set(name, value string) error { return table.Set(c, name, strings.TrimSpace(value)) }
 
 // Apply sets every setting of m into c, in name order, then validates the
 // settings (not the addresses, which the caller fills in later).
 func (c *Config) Apply(m map[string]string) error {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
+	trimmed := make(map[string]string, len(m))
+	for k, v := range m {
+		trimmed[k] = strings.TrimSpace(v)
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		if err := c.Set(k, m[k]); err != nil {
-			return err
-		}
-	}
-	for _, s := range settings {
-		if err := s.check(c); err != nil {
-			return fmt.Errorf("sidecar setting %s: %w", s.name, err)
-		}
+	if err := table.Apply(c, trimmed); err != nil {
+		return err
 	}
 	return crossCheck(c)
 }
 
-func lookupSetting(name string) (setting, bool) {
-	for _, s := range settings {
-		if s.name == name {
-			return s, true
-		}
-	}
-	return setting{}, false
-}
-
-func oneOf(v string, allowed ...string) error {
-	for _, a := range allowed {
-		if v == a {
-			return nil
-		}
-	}
-	return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
-}
+// The row constructors bind a setting to a field of Config.
 
 func durSetting(name, usage string, f func(c *Config) *time.Duration, lo, hi time.Duration) setting {
-	return setting{
-		name: name, usage: usage,
-		get: func(c *Config) string { return f(c).String() },
-		set: func(c *Config, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return fmt.Errorf("not a duration (e.g. 500ms, 10s)")
-			}
-			*f(c) = d
-			return nil
-		},
-		check: func(c *Config) error {
-			if d := *f(c); d < lo || d > hi {
-				return fmt.Errorf("%s is outside [%s, %s]", d, lo, hi)
-			}
-			return nil
-		},
-	}
+	return knob.Field(name, usage, knob.Duration(lo, hi), f)
 }
 
 func floatSetting(name, usage string, f func(c *Config) *float64, lo, hi float64) setting {
-	return setting{
-		name: name, usage: usage,
-		get: func(c *Config) string { return strconv.FormatFloat(*f(c), 'g', -1, 64) },
-		set: func(c *Config, v string) error {
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("not a number")
-			}
-			*f(c) = x
-			return nil
-		},
-		check: func(c *Config) error {
-			if x := *f(c); x < lo || x > hi {
-				return fmt.Errorf("%g is outside [%g, %g]", x, lo, hi)
-			}
-			return nil
-		},
-	}
+	return knob.Field(name, usage, knob.Float(lo, hi), f)
 }
 
 func intSetting(name, usage string, f func(c *Config) *int, lo, hi int) setting {
-	return setting{
-		name: name, usage: usage,
-		get: func(c *Config) string { return strconv.Itoa(*f(c)) },
-		set: func(c *Config, v string) error {
-			x, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("not an integer")
-			}
-			*f(c) = x
-			return nil
-		},
-		check: func(c *Config) error {
-			if x := *f(c); x < lo || x > hi {
-				return fmt.Errorf("%d is outside [%d, %d]", x, lo, hi)
-			}
-			return nil
-		},
-	}
+	return knob.Field(name, usage, knob.Int(lo, hi), f)
 }
 
 func choiceSetting(name, usage string, f func(c *Config) *string, allowed ...string) setting {
-	return setting{
-		name: name, usage: usage,
-		get: func(c *Config) string { return *f(c) },
-		set: func(c *Config, v string) error {
-			if err := oneOf(v, allowed...); err != nil {
-				return err
-			}
-			*f(c) = v
-			return nil
-		},
-		check: func(c *Config) error { return oneOf(*f(c), allowed...) },
-	}
+	return knob.Field(name, usage, knob.OneOf(allowed...), f)
 }
 
 // settings is the one table of knobs. Bounds keep a typo from producing a
