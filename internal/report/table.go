@@ -19,6 +19,9 @@ type grid struct {
 	// left is how many leading columns hold names (left aligned); the
 	// rest are figures, right aligned so that digits line up.
 	left int
+	// noHeader leaves the header row out (it still sets the column
+	// count), for "name value" tables whose header would only repeat that.
+	noHeader bool
 }
 
 // runGrid is the full table of one file: a row per path.
@@ -329,7 +332,9 @@ func renderText(b *strings.Builder, g grid) error {
 }
 
 func renderGrid(t *tablewriter.Table, g grid, out *strings.Builder, b *strings.Builder) error {
-	t.Header(toAny(g.header)...)
+	if !g.noHeader {
+		t.Header(toAny(g.header)...)
+	}
 	for _, row := range g.rows {
 		if err := t.Append(toAny(row)...); err != nil {
 			return err
