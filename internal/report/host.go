@@ -54,7 +54,7 @@ func WriteHost(w io.Writer, h *HostReport, format string) error {
 		if err != nil {
 			return err
 		}
-		b.Write(out)
+		b.Write(jsonSafe(out))
 		b.WriteString("\n")
 	default:
 		return errext.BadInputf("unknown host report format %q (want one of %s)", format, strings.Join(HostFormats, ", "))
@@ -74,7 +74,7 @@ type hostSection struct {
 }
 
 func (s hostSection) text(b *strings.Builder) error {
-	b.WriteString(s.title + "\n")
+	b.WriteString(termText(s.title) + "\n")
 	g := s.g
 	g.noHeader = s.keyValue
 	var t strings.Builder
@@ -85,7 +85,7 @@ func (s hostSection) text(b *strings.Builder) error {
 		b.WriteString("  " + line)
 	}
 	for _, n := range s.notes {
-		b.WriteString("  · " + n + "\n")
+		b.WriteString("  · " + termText(n) + "\n")
 	}
 	return nil
 }

@@ -71,3 +71,24 @@ func TestWriteHostSections(t *testing.T) {
 		t.Errorf("markdown:\n%s", md.String())
 	}
 }
+
+// TestWriteHostEscapes: what the host's files say (a hostname, a disk
+// model, an error text) reaches no output with its control characters.
+func TestWriteHostEscapes(t *testing.T) {
+	t.Parallel()
+	h, _ := hostFixture(t)
+	h.Host.Hostname = "vm\x1b]0;pwned\x07"
+	h.Host.Disks[0].Model = "disk\u202egnp.exe"
+	h.HostStats.Errors = append(h.HostStats.Errors, "psi: \x1b[2J")
+	for _, format := range report.HostFormats {
+		var out bytes.Buffer
+		if err := report.WriteHost(&out, h, format); err != nil {
+			t.Fatal(err)
+		}
+		noControls(t, "host "+format, out.String())
+		want := map[string]string{"table": `\x1b]0;pwned\x07`, "markdown": `\\x1b\]0;pwned\\x07`, "json": `\u001b]0;pwned\u0007`}[format]
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("%s: the hostname is not shown as %s", format, want)
+		}
+	}
+}

@@ -25,6 +25,8 @@ type plotFile struct {
 
 // plotFiles lists the charts WritePlots draws, in a fixed order; markdown
 // links the same list, so the names agree without a directory listing.
+// Names from the file are escaped (termText): a control character is not
+// allowed in XML, and would make the SVG unreadable.
 func plotFiles(r *Report) []plotFile {
 	var out []plotFile
 	for fi, f := range r.Files {
@@ -35,7 +37,7 @@ func plotFiles(r *Report) []plotFile {
 		if hasHist {
 			out = append(out, plotFile{
 				name:  fileSafe(f.Name) + "-spectrum.svg",
-				title: "Response time by percentile, " + f.Name,
+				title: "Response time by percentile, " + termText(f.Name),
 				file:  fi, path: -1,
 			})
 		}
@@ -45,7 +47,7 @@ func plotFiles(r *Report) []plotFile {
 			}
 			out = append(out, plotFile{
 				name:  fileSafe(f.Name) + "-" + fileSafe(p.Name) + "-timeline.svg",
-				title: "Response time over the measured window, " + p.Name + " on " + f.Name,
+				title: "Response time over the measured window, " + termText(p.Name) + " on " + termText(f.Name),
 				file:  fi, path: pi,
 			})
 		}
@@ -147,7 +149,7 @@ func spectrumPlot(f FileReport, title string) (*plot.Plot, error) {
 		line.Dashes = plotutil.Dashes(i)
 		line.Width = vg.Points(1.5)
 		p.Add(line)
-		p.Legend.Add(path.Name, line)
+		p.Legend.Add(termText(path.Name), line)
 	}
 	p.X.Min, p.X.Max = 1, xMax
 	return p, nil
