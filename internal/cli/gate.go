@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/gate"
+	"github.com/meshbench/meshbench/internal/report"
 	"github.com/meshbench/meshbench/internal/results"
 )
 
@@ -83,8 +84,25 @@ func runGate(_ context.Context, w *World, o gateOptions) error {
 	if err != nil {
 		return err
 	}
+	// A partial result cannot pass a gate: its windows were cut short, so
+	// its figures say less than the rules assume, and a CI job that let it
+	// through would pass a run nobody finished. It is not bad input either
+	// (the file is sound and its rules are still judged and printed), so
+	// it is a failed check, exit 3, like any inconclusive gate.
+	for _, in := range []struct {
+		role, path string
+		f          *results.File
+	}{{"result", o.result, cur}, {"baseline", o.baseline, base}} {
+		if in.f != nil && in.f.Interrupted {
+			outcomes = append(outcomes, gate.Outcome{
+				Rule: gate.Rule{Text: in.role + " complete"}, Path: filepath.Base(in.path),
+				Skipped: "the run was interrupted (interrupted: true): a partial result cannot pass a gate",
+			})
+		}
+	}
 	for _, oc := range outcomes {
-		fmt.Fprintln(w.Stdout, oc.String())
+		// Path names come from the file: escaped for the terminal.
+		fmt.Fprintln(w.Stdout, report.TerminalText(oc.String()))
 	}
 	if o.junit != "" {
 		var buf bytes.Buffer

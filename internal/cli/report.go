@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,6 +68,9 @@ func runReport(_ context.Context, w *World, o reportOptions) error {
 	if !slices.Contains(report.Formats, o.format) {
 		return errext.BadInputf("--format %q: want one of %s", o.format, strings.Join(report.Formats, ", "))
 	}
+	if err := outIsNoInput(o.out, o.files); err != nil {
+		return err
+	}
 	// Every file is read and checked before anything is written, so a bad
 	// file leaves no half-made report or charts behind.
 	files := make([]*results.File, len(o.files))
@@ -104,6 +108,25 @@ func runReport(_ context.Context, w *World, o reportOptions) error {
 		return fmt.Errorf("--out %s: %w", o.out, err)
 	}
 	fmt.Fprintf(w.Stderr, "wrote %s\n", o.out)
+	return nil
+}
+
+// outIsNoInput refuses an --out that is one of the inputs (by any name:
+// a link, a relative path): the report would replace the measurement it
+// renders.
+func outIsNoInput(out string, inputs []string) error {
+	if out == "" {
+		return nil
+	}
+	fo, err := os.Stat(out)
+	if err != nil {
+		return nil // nothing there yet, so nothing to lose
+	}
+	for _, in := range inputs {
+		if fi, err := os.Stat(in); err == nil && os.SameFile(fo, fi) {
+			return errext.BadInputf("--out %s is the input %s: the report would replace it", out, in)
+		}
+	}
 	return nil
 }
 

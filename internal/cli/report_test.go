@@ -135,3 +135,26 @@ func TestReportNames(t *testing.T) {
 		oneLine(t, stderr, "--names")
 	}
 }
+
+// TestReportOutIsInput: --out naming an input, directly or through a
+// link, is refused before anything is read or written.
+func TestReportOutIsInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	kvm := reportFixture(t, dir, "kvm-nvme.json")
+	before, _ := os.ReadFile(kvm)
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(kvm, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{kvm, link, filepath.Join(dir, ".", "kvm-nvme.json")} {
+		_, stderr, code := runCLI(t, context.Background(), "report", kvm, "--out", out)
+		if code != 2 {
+			t.Errorf("--out %s: exit %d", out, code)
+		}
+		oneLine(t, stderr, "is the input")
+	}
+	if after, _ := os.ReadFile(kvm); string(after) != string(before) {
+		t.Error("the input changed")
+	}
+}

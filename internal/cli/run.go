@@ -161,12 +161,16 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		}
 		return runErr
 	}
+	// The table is printed before the file is written, so that a full disk
+	// or a vanished directory loses the file but not what was measured
+	// (with --format json, stdout then holds the whole result).
+	printErr := printRun(w, file, o.format)
 	name, err := results.Write(o.out, results.DefaultName(file.Host.Hostname, file.StartedAt), file)
 	if err != nil {
-		return errors.Join(runErr, fmt.Errorf("writing the result: %w", err))
+		return errors.Join(runErr, printErr, fmt.Errorf("writing the result: %w", err))
 	}
-	if err := printRun(w, file, o.format); err != nil {
-		return errors.Join(runErr, err)
+	if printErr != nil {
+		return errors.Join(runErr, printErr)
 	}
 	fmt.Fprintf(w.Stderr, "result: %s\n", name)
 	if runErr != nil {

@@ -351,3 +351,44 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestRunDiskFull: when the result file cannot be written because its
+// disk is full, the table still reaches stdout and the error says why.
+// It needs a tmpfs of its own, so it runs only where mounting is allowed.
+func TestRunDiskFull(t *testing.T) {
+	t.Parallel()
+	full := t.TempDir()
+	if err := syscall.Mount("tmpfs", full, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skipf("cannot mount a small tmpfs here (%v): run as root to test a full disk", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(full, syscall.MNT_DETACH) })
+	filler, err := os.Create(filepath.Join(full, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = filler.Write(make([]byte, 4096))
+	}
+	filler.Close()
+	if !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("filling the tmpfs: %v", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	stdout, stderr, code := runCLI(t, context.Background(), "run", "--target", srv.URL, "--rate", "100",
+		"--duration", "500ms", "--warmup", "100ms", "--out", full, "--no-host-stats")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	// The progress lines come first; the error is the last line.
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "meshbench: writing the result: ") || !strings.HasSuffix(last, "no space left on device") {
+		t.Errorf("stderr ends %q", last)
+	}
+	if !strings.Contains(stdout, "direct") || !strings.Contains(stdout, "p99") {
+		t.Errorf("the table was lost:\n%s", stdout)
+	}
+	if fs := resultFiles(t, full); len(fs) != 0 {
+		t.Errorf("result files on the full disk: %v", fs)
+	}
+}

@@ -9,6 +9,11 @@ import (
 	"github.com/meshbench/meshbench/internal/results"
 )
 
+// CPU throttling is read here because gopsutil has no reader for a
+// cgroup's cpu.stat: its docker package reads cpuacct usage of docker's
+// cgroups, not nr_throttled or throttled time, and not meshbench's own
+// cgroup (TestCgroupV2Throttling, TestCgroupV1ThisHost).
+
 // cgroupCPU is where meshbench's own cgroup keeps its CPU controller.
 type cgroupCPU struct {
 	version string // v1 or v2

@@ -1,42 +1,51 @@
 package hoststats
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/shirou/gopsutil/v4/cpu"
 
 	"github.com/meshbench/meshbench/internal/results"
 )
 
-// cpuTimes is the aggregate "cpu" line of /proc/stat, in USER_HZ ticks.
-type cpuTimes struct {
-	user, nice, system, idle, iowait, irq, softirq, steal, guest, guestNice uint64
-	// fields is how many counters the line had: kernels before 2.6.11 have
-	// no steal column at all.
-	fields int
+// cpuTimes is the aggregate "cpu" line of /proc/stat in USER_HZ ticks, as
+// gopsutil reads it: whole counters, no conversion to seconds.
+type cpuTimes = cpu.ExTimesStat
+
+// readCPU reads the aggregate CPU counters of the roots in ctx.
+func readCPU(ctx context.Context) (cpuTimes, error) {
+	ts, err := cpu.NewExLinux().TimesWithContext(ctx, false)
+	if err != nil {
+		return cpuTimes{}, fmt.Errorf("stat: %w", err)
+	}
+	if len(ts) == 0 {
+		return cpuTimes{}, errors.New("stat: no cpu line")
+	}
+	return ts[0], nil
 }
 
-// parseProcStat reads the aggregate cpu line of /proc/stat.
-func parseProcStat(text string) (cpuTimes, error) {
+// hasStealColumn reports whether the aggregate cpu line of /proc/stat has
+// a steal counter (the eighth; kernels before 2.6.11 stop at seven).
+//
+// Own code because gopsutil is silent on it: it fills a missing column
+// with 0, the same figure a steal clock gives when nothing was stolen, and
+// SPEC wants steal that the kernel does not report to read as unreported,
+// not as a perfect 0. The column set is the kernel's, so it is read once.
+func hasStealColumn(text string) (bool, error) {
 	for line := range strings.Lines(text) {
 		f := strings.Fields(line)
 		if len(f) == 0 || f[0] != "cpu" {
 			continue
 		}
-		var t cpuTimes
-		dst := []*uint64{&t.user, &t.nice, &t.system, &t.idle, &t.iowait, &t.irq, &t.softirq, &t.steal, &t.guest, &t.guestNice}
-		for i, v := range f[1:] {
-			if i == len(dst) {
-				break
-			}
-			*dst[i] = atou64(v)
-			t.fields++
+		if len(f) < 5 {
+			return false, fmt.Errorf("stat: short cpu line %q", strings.TrimSpace(line))
 		}
-		if t.fields < 4 {
-			return cpuTimes{}, fmt.Errorf("stat: short cpu line %q", strings.TrimSpace(line))
-		}
-		return t, nil
+		return len(f) > 8, nil
 	}
-	return cpuTimes{}, fmt.Errorf("stat: no cpu line")
+	return false, errors.New("stat: no cpu line")
 }
 
 // cpuShares turns two snapshots into shares of the CPU time that elapsed
@@ -45,12 +54,12 @@ func parseProcStat(text string) (cpuTimes, error) {
 // count a VM's time twice on a host that runs VMs.
 func cpuShares(a, b cpuTimes) results.CPUStats {
 	d := func(x, y uint64) float64 { return float64(delta(x, y)) }
-	user := d(a.user, b.user) + d(a.nice, b.nice)
-	system := d(a.system, b.system)
-	idle := d(a.idle, b.idle)
-	iowait := d(a.iowait, b.iowait)
-	irq := d(a.irq, b.irq) + d(a.softirq, b.softirq)
-	steal := d(a.steal, b.steal)
+	user := d(a.User, b.User) + d(a.Nice, b.Nice)
+	system := d(a.System, b.System)
+	idle := d(a.Idle, b.Idle)
+	iowait := d(a.Iowait, b.Iowait)
+	irq := d(a.Irq, b.Irq) + d(a.Softirq, b.Softirq)
+	steal := d(a.Steal, b.Steal)
 	total := user + system + idle + iowait + irq + steal
 	return results.CPUStats{
 		UserPct:   pct(user, total),
@@ -63,7 +72,8 @@ func cpuShares(a, b cpuTimes) results.CPUStats {
 }
 
 // stealVisibility decides whether a steal figure of 0 means "nothing was
-// stolen" or "steal cannot be seen from here". The rule:
+// stolen" or "steal cannot be seen from here". column is hasStealColumn's
+// answer and last the window's last reading. The rule:
 //
 //   - no steal column (kernel before 2.6.11): not reported;
 //   - /proc/stat served by lxcfs: it builds a per-container view whose
@@ -78,13 +88,13 @@ func cpuShares(a, b cpuTimes) results.CPUStats {
 //     give one) or the container hides it, so not reported. A VM that has
 //     truly never lost a tick since boot is rare enough that calling it
 //     "unreported" is the safer mistake.
-func stealVisibility(last cpuTimes, v results.Virtualization, lxcfs bool) (bool, string) {
+func stealVisibility(column bool, last cpuTimes, v results.Virtualization, lxcfs bool) (bool, string) {
 	switch {
-	case last.fields < 8:
+	case !column:
 		return false, "this kernel's /proc/stat has no steal column"
 	case lxcfs:
 		return false, "/proc/stat is lxcfs's per-container view, which has no steal"
-	case last.steal > 0:
+	case last.Steal > 0:
 		return true, ""
 	case v.Hypervisor == "none" && (v.Container == "none" || v.Container == ""):
 		return true, ""

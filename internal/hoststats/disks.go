@@ -1,48 +1,51 @@
 package hoststats
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/shirou/gopsutil/v4/disk"
+
 	"github.com/meshbench/meshbench/internal/results"
 )
 
-// diskCounters is one line of /proc/diskstats.
-type diskCounters struct {
-	major, minor                  uint64
-	name                          string
-	reads, readSectors, readMs    uint64
-	writes, writeSectors, writeMs uint64
-	inFlight, ioMs, weightedMs    uint64
+// diskCounters is one device's line of /proc/diskstats as gopsutil reads
+// it: counts, bytes (sectors × 512), milliseconds. The discard and flush
+// columns (kernel 4.18+ and 5.5+) are not among them, as iostat keeps them
+// apart from the read/write awaits too.
+type diskCounters = disk.IOCountersStat
+
+// readDisks reads the counters of the named devices (all when none are
+// named). gopsutil leaves out a device whose counters are all zero, so a
+// disk missing from the map has done nothing since boot.
+func readDisks(ctx context.Context, names []string) (map[string]diskCounters, error) {
+	// IOCountersWithContext rewrites the names it is given in place.
+	m, err := disk.IOCountersWithContext(ctx, slices.Clone(names)...)
+	if err != nil {
+		return nil, fmt.Errorf("diskstats: %w", err)
+	}
+	return m, nil
 }
 
-// parseDiskstats reads /proc/diskstats. Discard and flush columns (kernel
-// 4.18+ and 5.5+) are left out: iostat reports them apart and they would
-// blur the read/write awaits.
-func parseDiskstats(text string) (map[string]diskCounters, error) {
-	out := map[string]diskCounters{}
+// devNumbers maps "major:minor" to device names from /proc/diskstats.
+// Own code because gopsutil's counters carry no device numbers, and a mount
+// names its device only by number; mounts.go falls back on this when /sys
+// cannot say (an OpenVZ container has no /sys).
+func devNumbers(text string) map[string]string {
+	out := map[string]string{}
 	for line := range strings.Lines(text) {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) < 14 {
-			return nil, fmt.Errorf("diskstats: short line %q", strings.TrimSpace(line))
-		}
-		n := func(i int) uint64 { return atou64(f[i]) }
-		out[f[2]] = diskCounters{
-			major: n(0), minor: n(1), name: f[2],
-			reads: n(3), readSectors: n(5), readMs: n(6),
-			writes: n(7), writeSectors: n(9), writeMs: n(10),
-			inFlight: n(11), ioMs: n(12), weightedMs: n(13),
+		if f := strings.Fields(line); len(f) >= 3 {
+			out[f[0]+":"+f[1]] = f[2]
 		}
 	}
-	return out, nil
+	return out
 }
 
 // skippedDisk reports whether a device is left out of disk figures:
@@ -65,29 +68,24 @@ func skippedDisk(name string) bool {
 // partitionName matches partition names, for when /sys cannot say.
 var partitionName = regexp.MustCompile(`^(nvme\d+n\d+p\d+|ploop\d+p\d+|mmcblk\d+p\d+|(s|h|v|xv)d[a-z]+\d+)$`)
 
-// wholeDisks keeps the whole disks among names. /sys/block lists only
-// whole disks, so it decides when it can be read; otherwise the name does.
-func wholeDisks(r Roots, names []string) []string {
-	entries, err := os.ReadDir(r.sys("block"))
-	inSys := map[string]bool{}
-	for _, e := range entries {
-		inSys[e.Name()] = true
-	}
-	var out []string
-	for _, n := range names {
-		if skippedDisk(n) {
-			continue
+// wholeDisks names the whole disks worth judging. /sys/block is the
+// kernel's own list of whole disks, and it also holds the disks gopsutil
+// leaves out for having done no I/O yet, so it decides when it can be read;
+// otherwise the names counted in /proc/diskstats do, partitions recognised
+// by name.
+func wholeDisks(r Roots, counted []string) []string {
+	names := counted
+	if entries, err := os.ReadDir(r.sys("block")); err == nil && len(entries) > 0 {
+		names = names[:0:0]
+		for _, e := range entries {
+			names = append(names, e.Name())
 		}
-		if err == nil && len(entries) > 0 {
-			if !inSys[n] {
-				continue
-			}
-		} else if partitionName.MatchString(n) {
-			continue
-		}
-		out = append(out, n)
+	} else {
+		names = slices.DeleteFunc(slices.Clone(names), partitionName.MatchString)
 	}
-	return out
+	names = slices.DeleteFunc(names, skippedDisk)
+	slices.Sort(names)
+	return names
 }
 
 // diskKind names the kind of a block device from its name, the sysfs path
@@ -111,7 +109,8 @@ func diskKind(name, devPath, driver string) string {
 	}
 }
 
-// readDiskInfo gathers what sysfs says about a whole disk.
+// readDiskInfo gathers what sysfs says about a whole disk: its kind, model
+// and size, none of which gopsutil reads.
 func readDiskInfo(r Roots, name string) results.Disk {
 	devPath, _ := os.Readlink(r.sys("block", name))
 	drv, _ := os.Readlink(r.sys("block", name, "device", "driver"))
@@ -126,7 +125,8 @@ func readDiskInfo(r Roots, name string) results.Disk {
 	return d
 }
 
-// queueSettings are the block-queue knobs of a disk.
+// queueSettings are the block-queue knobs of a disk (sysfs; gopsutil has
+// no reader for them).
 type queueSettings struct {
 	scheduler  string
 	nrRequests int
@@ -152,12 +152,12 @@ func readQueue(r Roots, name string) queueSettings {
 	return q
 }
 
-// diskFigures turns two diskstats readings into iostat -x figures.
+// diskFigures turns two readings of a disk into iostat -x figures.
 func diskFigures(a, b diskCounters, wall time.Duration) results.DiskStats {
 	s := wall.Seconds()
 	ms := float64(wall) / float64(time.Millisecond)
 	d := func(x, y uint64) float64 { return float64(delta(x, y)) }
-	reads, writes := d(a.reads, b.reads), d(a.writes, b.writes)
+	reads, writes := d(a.ReadCount, b.ReadCount), d(a.WriteCount, b.WriteCount)
 	await := func(ms, n float64) float64 {
 		if n == 0 {
 			return 0
@@ -171,18 +171,18 @@ func diskFigures(a, b diskCounters, wall time.Duration) results.DiskStats {
 		return round2(v / s)
 	}
 	out := results.DiskStats{
-		Name:      b.name,
+		Name:      b.Name,
 		ReadIOPS:  per(reads),
 		WriteIOPS: per(writes),
-		ReadMBps:  per(d(a.readSectors, b.readSectors) * 512 / 1e6),
-		WriteMBps: per(d(a.writeSectors, b.writeSectors) * 512 / 1e6),
-		RAwaitMs:  await(d(a.readMs, b.readMs), reads),
-		WAwaitMs:  await(d(a.writeMs, b.writeMs), writes),
-		UtilPct:   min(pct(d(a.ioMs, b.ioMs), ms), 100),
-		InFlight:  int64(b.inFlight),
+		ReadMBps:  per(d(a.ReadBytes, b.ReadBytes) / 1e6),
+		WriteMBps: per(d(a.WriteBytes, b.WriteBytes) / 1e6),
+		RAwaitMs:  await(d(a.ReadTime, b.ReadTime), reads),
+		WAwaitMs:  await(d(a.WriteTime, b.WriteTime), writes),
+		UtilPct:   min(pct(d(a.IoTime, b.IoTime), ms), 100),
+		InFlight:  int64(b.IopsInProgress),
 	}
 	if ms > 0 {
-		out.AquSz = round2(d(a.weightedMs, b.weightedMs) / ms)
+		out.AquSz = round2(d(a.WeightedIO, b.WeightedIO) / ms)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,14 +30,17 @@ func runFsync(ctx context.Context, r Roots, dir string, d time.Duration) *result
 		p.Error = "no time left to run"
 		return p
 	}
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			p.Error = err.Error()
-			return p
+	made, err := mkdirs(dir)
+	// Made only for the probe: removed again, deepest first, each only if
+	// nothing else landed in it (os.Remove leaves a non-empty directory).
+	defer func() {
+		for _, d := range made {
+			os.Remove(d)
 		}
-		// Made only for the probe: removed again if nothing else landed
-		// in it (os.Remove leaves a non-empty directory alone).
-		defer os.Remove(dir)
+	}()
+	if err != nil {
+		p.Error = err.Error()
+		return p
 	}
 	f, err := os.CreateTemp(dir, ".meshbench-fsync-*")
 	if err != nil {
@@ -78,4 +82,23 @@ func runFsync(ctx context.Context, r Roots, dir string, d time.Duration) *result
 		p.OpsPerS = round2(float64(s.Count) / elapsed.Seconds())
 	}
 	return p
+}
+
+// mkdirs creates dir and its missing parents, like os.MkdirAll, and returns
+// the directories it created, deepest first.
+func mkdirs(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !os.IsNotExist(err) {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return missing, err
+	}
+	return missing, nil
 }

@@ -4,24 +4,31 @@
 // (RunProbes) and what that means for a mesh (Verdicts).
 //
 // Everything is read from a /proc and a /sys root that tests point at
-// fixture trees, and every source is read by one function and parsed by
-// another that takes the text, so parsing is tested on snapshots of real
-// hosts. Samplers never fail a run: what could not be read is named in
-// HostStats.Errors.
+// fixture trees: snapshots of real hosts under testdata/. Samplers never fail
+// a run: what could not be read is named in HostStats.Errors.
 //
-// gopsutil is not used here: its cpu package needs tklauser/go-sysconf, a
-// module this build does not carry, and its other readers take no text to
-// parse, so fixtures could only be tested through files and environment
-// variables. The files it would read are short and plain.
+// The host's counters (CPU times, disk I/O, memory, CPU model) come
+// through github.com/shirou/gopsutil/v4, with the roots passed in the
+// context (Roots.ctx). This package keeps its own readers only where
+// gopsutil is silent or wrong for meshbench, and each says why where it
+// stands: whether /proc/stat has a steal column at all (cpu.go), pressure
+// stall information (psi.go), cgroup CPU throttling (cgroup.go), the
+// virtualization layers (virt.go), the TCP counters (net.go), the
+// disks' device numbers and sysfs facts (disks.go, mounts.go), the host's
+// name, kernel and OS as the roots give them (identify.go), and the CPU time
+// of one thread (probes.go).
 package hoststats
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/shirou/gopsutil/v4/common"
 )
 
 // Roots are where /proc and /sys are read from; "" means /proc and /sys.
@@ -52,6 +59,26 @@ func (r Roots) file(parts ...string) string {
 		root = filepath.Dir(filepath.Clean(r.Proc))
 	}
 	return filepath.Join(append([]string{root}, parts...)...)
+}
+
+// ctx carries the roots to gopsutil, which takes its /proc, /sys, /etc,
+// /run and /dev from a map in the context before the environment. A
+// context value rather than HOST_PROC and friends in the environment, so
+// that tests on different fixture trees run in parallel. Every key is set,
+// so a HOST_PROC in meshbench's own environment cannot send gopsutil to
+// another tree than this package's own readers. The context is detached
+// from parent's cancellation: the last snapshot of a window is taken after
+// the run's context may have ended.
+func (r Roots) ctx(parent context.Context) context.Context {
+	return context.WithValue(context.WithoutCancel(parent), common.EnvKey, common.EnvMap{
+		common.HostProcEnvKey: r.proc(),
+		common.HostSysEnvKey:  r.sys(),
+		common.HostEtcEnvKey:  r.file("etc"),
+		common.HostRunEnvKey:  r.file("run"),
+		common.HostDevEnvKey:  r.file("dev"),
+		common.HostVarEnvKey:  r.file("var"),
+		common.HostRootEnvKey: r.file(),
+	})
 }
 
 // live reports whether the roots are this machine's own, so that what

@@ -2,17 +2,27 @@ package hoststats
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/meshbench/meshbench/internal/results"
 )
 
 // Identify says which machine this is. It never fails: what cannot be read
 // stays "" (or 0), which readers take as unknown. Every read is a small
-// file, so ctx is not consulted.
+// file, so ctx is consulted only for its values.
+//
+// Memory and the CPU model come through gopsutil. The hostname, kernel and
+// OS are read here: gopsutil asks the running kernel (uname, os.Hostname)
+// whatever the roots say, and names the OS by its ID and version rather than
+// its PRETTY_NAME.
 func Identify(ctx context.Context, r Roots) results.Host {
+	gctx := r.ctx(ctx)
 	h := results.Host{
 		Hostname: readTrim(r.proc("sys", "kernel", "hostname")),
 		Kernel:   readTrim(r.proc("sys", "kernel", "osrelease")),
@@ -22,44 +32,49 @@ func Identify(ctx context.Context, r Roots) results.Host {
 	} else if text, err := readString(r.file("usr", "lib", "os-release")); err == nil {
 		h.OS = parseOSRelease(text)
 	}
-	if text, err := readString(r.proc("cpuinfo")); err == nil {
-		h.CPUModel, h.Cores = parseCPUInfo(text)
+	// A line gopsutil cannot parse ends its list there; what came before
+	// still names the model.
+	if infos, _ := cpu.InfoWithContext(gctx); len(infos) > 0 {
+		h.CPUModel, h.Cores = cpuModel(infos), len(infos)
 	}
-	// The online list beats counting cpuinfo entries: it is what the
-	// scheduler can use now (hot-unplugged CPUs still show in cpuinfo on
-	// some kernels).
+	// The online list beats counting cpuinfo entries, as gopsutil does: it
+	// is what the scheduler can use now (hot-unplugged CPUs still show in
+	// cpuinfo on some kernels).
 	if n := parseCPUList(readTrim(r.sys("devices", "system", "cpu", "online"))); n > 0 {
 		h.Cores = n
 	}
-	if text, err := readString(r.proc("meminfo")); err == nil {
-		h.MemoryBytes = parseMemTotal(text)
+	if vm, err := mem.VirtualMemoryWithContext(gctx); err == nil {
+		h.MemoryBytes = vm.Total
 	}
 	sig := ""
 	if r.live() {
 		sig = hypervisorSignature()
 	}
 	h.Virtualization = detectVirt(r, sig)
-	h.Disks = listDisks(r)
+	h.Disks = listDisks(gctx, r)
 	return h
 }
 
-// listDisks names the whole disks of /proc/diskstats, with their kinds.
-func listDisks(r Roots) []results.Disk {
-	text, err := readString(r.proc("diskstats"))
+// cpuModel is the first model name gopsutil found. On arm64 it names the
+// core from its part number, and "Undefined" when it does not know it,
+// which says no more than nothing.
+func cpuModel(infos []cpu.InfoStat) string {
+	for _, c := range infos {
+		if m := strings.TrimSpace(c.ModelName); m != "" && m != "Undefined" {
+			return m
+		}
+	}
+	return ""
+}
+
+// listDisks names the whole disks of the roots in ctx, with their kinds.
+func listDisks(ctx context.Context, r Roots) []results.Disk {
+	counted, err := readDisks(ctx, nil)
 	if err != nil {
 		return nil
 	}
-	ds, err := parseDiskstats(text)
-	if err != nil {
-		return nil
-	}
-	names := make([]string, 0, len(ds))
-	for n := range ds {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	out := []results.Disk{}
-	for _, n := range wholeDisks(r, names) {
+	for _, n := range wholeDisks(r, slices.Collect(maps.Keys(counted))) {
 		out = append(out, readDiskInfo(r, n))
 	}
 	return out
@@ -83,36 +98,6 @@ func parseOSRelease(text string) string {
 	return strings.TrimSpace(kv["NAME"] + " " + kv["VERSION_ID"])
 }
 
-// parseCPUInfo gives the CPU model and the number of processor entries.
-// x86 says "model name"; arm64 has no model name and leaves "CPU part"
-// codes, so "Hardware" or "Model" (Raspberry Pi) are the fallbacks.
-func parseCPUInfo(text string) (model string, n int) {
-	var fallback string
-	for line := range strings.Lines(text) {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch k {
-		case "processor":
-			n++
-		case "model name", "cpu model", "cpu":
-			if model == "" {
-				model = v
-			}
-		case "Hardware", "Model":
-			if fallback == "" {
-				fallback = v
-			}
-		}
-	}
-	if model == "" {
-		model = fallback
-	}
-	return model, n
-}
-
 // parseCPUList counts the CPUs in a list such as "0-3,6,8-9".
 func parseCPUList(s string) int {
 	n := 0
@@ -134,17 +119,4 @@ func parseCPUList(s string) int {
 		n += b - a + 1
 	}
 	return n
-}
-
-// parseMemTotal gives MemTotal from /proc/meminfo in bytes.
-func parseMemTotal(text string) uint64 {
-	for line := range strings.Lines(text) {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				return atou64(f[0]) * 1024
-			}
-		}
-	}
-	return 0
 }

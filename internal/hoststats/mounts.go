@@ -153,13 +153,7 @@ func (r Roots) devName(devID string) string {
 		return filepath.Base(link)
 	}
 	if text, err := readString(r.proc("diskstats")); err == nil {
-		if ds, err := parseDiskstats(text); err == nil {
-			for _, d := range ds {
-				if fmt.Sprintf("%d:%d", d.major, d.minor) == devID {
-					return d.name
-				}
-			}
-		}
+		return devNumbers(text)[devID]
 	}
 	return ""
 }

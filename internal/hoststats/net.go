@@ -2,6 +2,7 @@ package hoststats
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/meshbench/meshbench/internal/results"
@@ -10,6 +11,12 @@ import (
 // parseNetCounters reads the header/value line pairs of /proc/net/snmp
 // and /proc/net/netstat ("Tcp: A B C" then "Tcp: 1 2 3") into
 // "Tcp.A" → 1. Values may be negative (Tcp MaxConn is -1).
+//
+// Own code because gopsutil does not do the job: its ProtoCounters reads
+// /proc/net/snmp only (the listen-queue overflows and drops are TcpExt
+// counters, in netstat), and it panics with an index out of range on a
+// file cut after a header line, which would take the whole run down from
+// the sampling goroutine (TestNetTruncatedSnmp).
 func parseNetCounters(text string) (map[string]int64, error) {
 	out := map[string]int64{}
 	var header []string
@@ -21,6 +28,9 @@ func parseNetCounters(text string) (map[string]int64, error) {
 		}
 		p := strings.TrimSuffix(f[0], ":")
 		if header == nil || p != proto {
+			if header != nil {
+				return nil, fmt.Errorf("%s: names without values", proto)
+			}
 			header, proto = f[1:], p
 			continue
 		}
@@ -31,6 +41,9 @@ func parseNetCounters(text string) (map[string]int64, error) {
 			out[p+"."+name] = atoi64(f[i+1])
 		}
 		header = nil
+	}
+	if header != nil {
+		return nil, fmt.Errorf("%s: names without values (cut short)", proto)
 	}
 	return out, nil
 }
@@ -46,9 +59,7 @@ func readNet(r Roots) (map[string]int64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("net/%s: %w", name, err)
 		}
-		for k, v := range m {
-			out[k] = v
-		}
+		maps.Copy(out, m)
 	}
 	return out, nil
 }

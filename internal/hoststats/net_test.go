@@ -1,7 +1,13 @@
 package hoststats
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/shirou/gopsutil/v4/net"
 
 	"github.com/meshbench/meshbench/internal/results"
 )
@@ -26,5 +32,32 @@ func TestNetCounters(t *testing.T) {
 	}
 	if _, err := parseNetCounters("Tcp: A B\nTcp: 1\n"); err == nil {
 		t.Error("mismatched line accepted")
+	}
+}
+
+// TestNetTruncatedSnmp is why the net counters are read here and not by
+// gopsutil: on a /proc/net/snmp cut after a header line gopsutil panics,
+// which in the sampling goroutine would end the whole run. Here the window
+// gets an error instead.
+func TestNetTruncatedSnmp(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	copyTree(t, "testdata/thishost/proc/net", filepath.Join(root, "net"))
+	full := readFixture(t, "thishost", "proc", "net", "snmp")
+	cut := full[:strings.Index(full, "Tcp:")] + "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn\n"
+	if err := os.WriteFile(filepath.Join(root, "net", "snmp"), []byte(cut), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := Roots{Proc: root}
+	if m, err := readNet(r); err == nil || !strings.Contains(err.Error(), "Tcp: names without values") {
+		t.Errorf("cut snmp: %v, %v", m, err)
+	}
+	panicked := func() (p any) {
+		defer func() { p = recover() }()
+		_, _ = net.ProtoCountersWithContext(r.ctx(context.Background()), []string{"tcp"})
+		return nil
+	}()
+	if panicked == nil {
+		t.Error("gopsutil no longer panics on a cut /proc/net/snmp: it may read the Tcp counters now")
 	}
 }

@@ -141,3 +141,34 @@ func TestFsyncLeavesNoTrace(t *testing.T) {
 		t.Errorf("%s was left behind (%v)", dir, err)
 	}
 }
+
+// TestFsyncRemovesWhatItMade: the probe's directory and every parent it had
+// to create are gone afterwards; a directory that held something before is
+// kept.
+func TestFsyncRemovesWhatItMade(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	p := runFsync(context.Background(), Roots{}, filepath.Join(base, "a", "b", "c"), 50*time.Millisecond)
+	if p.Error != "" || p.Ops == 0 {
+		t.Fatalf("fsync %+v", p)
+	}
+	if left, _ := os.ReadDir(base); len(left) != 0 {
+		t.Errorf("left behind in %s: %v", base, left)
+	}
+	// An existing directory with a file of its own: kept, and the file too.
+	keep := filepath.Join(base, "keep")
+	os.MkdirAll(keep, 0o755)
+	os.WriteFile(filepath.Join(keep, "mine"), nil, 0o644)
+	if p := runFsync(context.Background(), Roots{}, filepath.Join(keep, "x", "y"), 20*time.Millisecond); p.Error != "" {
+		t.Fatalf("fsync %+v", p)
+	}
+	if left, _ := os.ReadDir(keep); len(left) != 1 || left[0].Name() != "mine" {
+		t.Errorf("in %s: %v", keep, left)
+	}
+	// A parent that cannot be made: the error is the probe's, nothing made.
+	file := filepath.Join(base, "file")
+	os.WriteFile(file, nil, 0o644)
+	if p := runFsync(context.Background(), Roots{}, filepath.Join(file, "sub"), 20*time.Millisecond); p.Error == "" {
+		t.Error("no error under a file")
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"github.com/meshbench/meshbench/internal/results"
 )
 
+// Pressure stall information is read here because gopsutil has no reader
+// for /proc/pressure (TestPSIShares reads real snapshots).
+
 // psiLine is one line of a /proc/pressure file: the kernel's 10 s average
 // (percent) and the stall time since boot (µs).
 type psiLine struct {

@@ -32,13 +32,18 @@ type snapshot struct {
 // the deepest disk queue).
 type Sampler struct {
 	r        Roots
+	gctx     context.Context // r for gopsutil
 	interval time.Duration
 	virt     results.Virtualization
 	lxcfs    bool
-	cg       cgroupCPU
-	cgErr    error
-	disks    []results.Disk
-	queues   map[string]queueSettings
+	// stealColumn: /proc/stat has a steal counter (hasStealColumn).
+	stealColumn bool
+	cg          cgroupCPU
+	cgErr       error
+	disks       []results.Disk
+	// diskNames are the disks' names, the ones read at each snapshot.
+	diskNames []string
+	queues    map[string]queueSettings
 
 	stop chan struct{}
 	done chan struct{}
@@ -59,7 +64,7 @@ func StartSampler(ctx context.Context, r Roots, interval time.Duration) *Sampler
 		interval = time.Second
 	}
 	s := &Sampler{
-		r: r, interval: interval,
+		r: r, gctx: r.ctx(ctx), interval: interval,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		maxInFlight: map[string]int64{},
 		queues:      map[string]queueSettings{},
@@ -72,9 +77,13 @@ func StartSampler(ctx context.Context, r Roots, interval time.Duration) *Sampler
 	if text, err := readString(r.proc("self", "mountinfo")); err == nil {
 		s.lxcfs = lxcfsStat(parseMountinfo(text))
 	}
+	if text, err := readString(r.proc("stat")); err == nil {
+		s.stealColumn, _ = hasStealColumn(text)
+	}
 	s.cg, s.cgErr = findCgroupCPU(r)
-	s.disks = listDisks(r)
+	s.disks = listDisks(s.gctx, r)
 	for _, d := range s.disks {
+		s.diskNames = append(s.diskNames, d.Name)
 		s.queues[d.Name] = readQueue(r, d.Name)
 	}
 	s.first = s.read()
@@ -117,20 +126,15 @@ func (s *Sampler) take() snapshot {
 
 func (s *Sampler) note(snap snapshot) {
 	for name, d := range snap.disks {
-		s.maxInFlight[name] = max(s.maxInFlight[name], int64(d.inFlight))
+		s.maxInFlight[name] = max(s.maxInFlight[name], int64(d.IopsInProgress))
 	}
 }
 
 func (s *Sampler) read() snapshot {
 	snap := snapshot{at: time.Now()}
-	var text string
-	if text, snap.cpuErr = readString(s.r.proc("stat")); snap.cpuErr == nil {
-		snap.cpu, snap.cpuErr = parseProcStat(text)
-	}
+	snap.cpu, snap.cpuErr = readCPU(s.gctx)
 	snap.psi, snap.psiErr = readPSI(s.r)
-	if text, snap.diskErr = readString(s.r.proc("diskstats")); snap.diskErr == nil {
-		snap.disks, snap.diskErr = parseDiskstats(text)
-	}
+	snap.disks, snap.diskErr = readDisks(s.gctx, s.diskNames)
 	snap.net, snap.netErr = readNet(s.r)
 	if s.cgErr != nil {
 		snap.cgErr = s.cgErr
@@ -175,7 +179,7 @@ func (s *Sampler) figures(last snapshot) *results.HostStats {
 	}
 	if !fail("cpu", a.cpuErr, b.cpuErr) {
 		c := cpuShares(a.cpu, b.cpu)
-		c.StealReported, c.StealWhy = stealVisibility(b.cpu, s.virt, s.lxcfs)
+		c.StealReported, c.StealWhy = stealVisibility(s.stealColumn, b.cpu, s.virt, s.lxcfs)
 		c.StealMaxPct = max(s.stealMax, c.StealPct)
 		if !c.StealReported {
 			c.StealMaxPct = 0
@@ -187,13 +191,10 @@ func (s *Sampler) figures(last snapshot) *results.HostStats {
 	}
 	if !fail("disks", a.diskErr, b.diskErr) {
 		for _, d := range s.disks {
-			x, okA := a.disks[d.Name]
-			y, okB := b.disks[d.Name]
-			if !okA || !okB {
-				continue
-			}
-			f := diskFigures(x, y, wall)
-			f.Kind = d.Kind
+			// A disk missing from a reading had done no I/O since boot
+			// (readDisks): its counters were all 0.
+			f := diskFigures(a.disks[d.Name], b.disks[d.Name], wall)
+			f.Name, f.Kind = d.Name, d.Kind
 			f.MaxInFlight = s.maxInFlight[d.Name]
 			q := s.queues[d.Name]
 			f.Scheduler, f.NrRequests, f.HWQueues = q.scheduler, q.nrRequests, q.hwQueues

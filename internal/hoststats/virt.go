@@ -8,6 +8,13 @@ import (
 	"github.com/meshbench/meshbench/internal/results"
 )
 
+// The virtualization layers are found here because gopsutil's
+// host.Virtualization does not do the job: it names one layer (a docker
+// container on KVM is "docker", the hypervisor lost), knows a KVM guest only
+// by a "QEMU Virtual CPU" model name (most clouds pass the host's CPU
+// through), reads no DMI or CPUID, and keeps its first answer for the whole
+// process, whatever roots later calls give (TestGopsutilVirtualization).
+
 // detectVirt finds the two layers systemd-detect-virt reports: the
 // container this process runs in and the hypervisor under the kernel. sig
 // is the CPUID hypervisor signature ("" when unknown or absent); it is

@@ -42,7 +42,8 @@ func overhead(p *PathReport, get func(*results.Overhead) float64) *float64 {
 
 // writeCSV is one row per host × path × percentile: the long form that
 // spreadsheets and data frames pivot as they like. Empty cells are unknown
-// or not applicable (no overhead for direct), never zero.
+// or not applicable (no overhead for direct), never zero. Names from the
+// file go through csvText.
 func writeCSV(w io.Writer, r *Report, _ Options) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"host", "hostname", "path", "kind", "trials", "percentile",
@@ -63,7 +64,7 @@ func writeCSV(w io.Writer, r *Report, _ Options) error {
 				if over != nil {
 					overCell = num(*over)
 				}
-				cw.Write([]string{f.Name, f.Host.Hostname, p.Name, p.Kind, fmt.Sprint(p.Trials), pc.name,
+				cw.Write([]string{csvText(f.Name), csvText(f.Host.Hostname), csvText(p.Name), csvText(p.Kind), fmt.Sprint(p.Trials), pc.name,
 					num(resp), svcCell, overCell,
 					fmt.Sprint(p.Requests), fmt.Sprint(p.Errors), num(p.AchievedRate), num(p.TargetRate)})
 			}

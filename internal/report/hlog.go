@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -116,11 +118,12 @@ func windowStartsKnown(r *Report) bool {
 }
 
 // hlogTag makes a name safe as an interval-log tag, which may not hold
-// commas, spaces or line breaks.
+// commas or white space (they end the tag) and should hold nothing a
+// terminal would interpret: every such rune, and bytes that are not UTF-8,
+// become "_".
 func hlogTag(s string) string {
 	return strings.Map(func(r rune) rune {
-		switch r {
-		case ',', ' ', '\t', '\r', '\n':
+		if r == ',' || r == utf8.RuneError || unicode.IsSpace(r) || unsafeRune(r) {
 			return '_'
 		}
 		return r

@@ -104,7 +104,9 @@ func writeMarkdown(w io.Writer, r *Report, o Options) error {
 			pretty.Reset()
 			pretty.Write(f.Scenario)
 		}
-		fmt.Fprintf(&b, "```json\n%s\n```\n\n", strings.TrimSpace(pretty.String()))
+		text := string(jsonSafe([]byte(strings.TrimSpace(pretty.String()))))
+		fence := mdFence(text)
+		fmt.Fprintf(&b, "%sjson\n%s\n%s\n\n", fence, text, fence)
 	}
 
 	b.WriteString("---\n\n")
@@ -319,14 +321,20 @@ func escapeCells(cells []string) []string {
 	return out
 }
 
-// mdText escapes what would turn free text (host names, warnings) into
-// markup by accident.
-func mdText(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;", "[", `\[`, "]", `\]`)
-	return r.Replace(s)
-}
+// mdEscaper escapes what would turn free text into markup: emphasis,
+// code, links, HTML and entities, strikethrough.
+var mdEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;", "&", "&amp;",
+	"[", `\[`, "]", `\]`, "~", `\~`)
 
-func mdCode(s string) string { return "`" + strings.ReplaceAll(s, "`", "'") + "`" }
+// mdText makes free text from a file (host names, warnings) plain markdown
+// text: control characters and line breaks are escaped as for a terminal
+// (a line break could start a heading or end a table row) and markup
+// characters are escaped. Cells also need "|" escaped (escapeCells).
+func mdText(s string) string { return mdEscaper.Replace(termText(s)) }
+
+// mdCode shows s as inline code, where backslash escapes do not work: a
+// backtick, which would end the span, becomes a quote.
+func mdCode(s string) string { return "`" + strings.ReplaceAll(termText(s), "`", "'") + "`" }
 
 func capitalize(s string) string {
 	if s == "" {

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -25,6 +24,8 @@ type plotFile struct {
 
 // plotFiles lists the charts WritePlots draws, in a fixed order; markdown
 // links the same list, so the names agree without a directory listing.
+// Names from the file are escaped (termText): a control character is not
+// allowed in XML, and would make the SVG unreadable.
 func plotFiles(r *Report) []plotFile {
 	var out []plotFile
 	for fi, f := range r.Files {
@@ -35,7 +36,7 @@ func plotFiles(r *Report) []plotFile {
 		if hasHist {
 			out = append(out, plotFile{
 				name:  fileSafe(f.Name) + "-spectrum.svg",
-				title: "Response time by percentile, " + f.Name,
+				title: "Response time by percentile, " + termText(f.Name),
 				file:  fi, path: -1,
 			})
 		}
@@ -45,7 +46,7 @@ func plotFiles(r *Report) []plotFile {
 			}
 			out = append(out, plotFile{
 				name:  fileSafe(f.Name) + "-" + fileSafe(p.Name) + "-timeline.svg",
-				title: "Response time over the measured window, " + p.Name + " on " + f.Name,
+				title: "Response time over the measured window, " + termText(p.Name) + " on " + termText(f.Name),
 				file:  fi, path: pi,
 			})
 		}
@@ -82,16 +83,12 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 		if err != nil {
 			return written, fmt.Errorf("%s: %w", pf.name, err)
 		}
-		wt, err := p.WriterTo(16*vg.Centimeter, 10*vg.Centimeter, "svg")
+		svg, _, err := renderChart(p)
 		if err != nil {
 			return written, err
 		}
-		var buf bytes.Buffer
-		if _, err := wt.WriteTo(&buf); err != nil {
-			return written, err
-		}
 		dest := filepath.Join(dir, pf.name)
-		if err := results.WriteFileAtomic(dest, buf.Bytes()); err != nil {
+		if err := results.WriteFileAtomic(dest, svg); err != nil {
 			return written, err
 		}
 		written = append(written, dest)
@@ -114,10 +111,9 @@ func spectrumPlot(f FileReport, title string) (*plot.Plot, error) {
 	p.Y.Label.Text = "response time (ms)"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = spectrumTicks
-	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
-	p.Legend.Top, p.Legend.Left = true, true
 	xMax := 1.0
+	var ys []float64
 	for i, path := range f.Paths {
 		if path.Histogram == "" {
 			continue
@@ -138,6 +134,7 @@ func spectrumPlot(f FileReport, title string) (*plot.Plot, error) {
 			x := math.Pow(top, float64(s)/steps)
 			q := 100 * (1 - 1/x)
 			pts = append(pts, plotter.XY{X: x, Y: float64(h.ValueAtQuantile(q)) / 1e6})
+			ys = append(ys, pts[len(pts)-1].Y)
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
@@ -147,9 +144,10 @@ func spectrumPlot(f FileReport, title string) (*plot.Plot, error) {
 		line.Dashes = plotutil.Dashes(i)
 		line.Width = vg.Points(1.5)
 		p.Add(line)
-		p.Legend.Add(path.Name, line)
+		p.Legend.Add(termText(path.Name), line)
 	}
 	p.X.Min, p.X.Max = 1, xMax
+	setYScale(p, ys)
 	return p, nil
 }
 
@@ -158,10 +156,8 @@ func timelinePlot(path PathReport, title string) (*plot.Plot, error) {
 	p.Title.Text = title
 	p.X.Label.Text = "time in the measured window (s)"
 	p.Y.Label.Text = "response time (ms)"
-	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
-	p.Legend.Top, p.Legend.Left = true, true
-	yMax, entries := 0.0, 0
+	var ys []float64
 	for i, run := range path.Runs {
 		suffix := ""
 		if len(path.Runs) > 1 {
@@ -196,17 +192,12 @@ func timelinePlot(path PathReport, title string) (*plot.Plot, error) {
 			}
 			p.Add(line)
 			p.Legend.Add(series.name+suffix, line)
-			entries++
 			for _, pt := range series.pts {
-				yMax = max(yMax, pt.Y)
+				ys = append(ys, pt.Y)
 			}
 		}
 	}
-	// The lines run the whole width, so the legend needs headroom of its
-	// own above them rather than a corner.
-	if yMax > 0 {
-		p.Y.Max = yMax * (1.15 + 0.1*float64(entries))
-	}
+	setYScale(p, ys)
 	return p, nil
 }
 

@@ -19,6 +19,9 @@ type grid struct {
 	// left is how many leading columns hold names (left aligned); the
 	// rest are figures, right aligned so that digits line up.
 	left int
+	// noHeader leaves the header row out (it still sets the column
+	// count), for "name value" tables whose header would only repeat that.
+	noHeader bool
 }
 
 // runGrid is the full table of one file: a row per path.
@@ -245,18 +248,18 @@ func writeTable(w io.Writer, r *Report, _ Options) error {
 	var b strings.Builder
 	if len(r.Files) == 1 {
 		f := r.Files[0]
-		fmt.Fprintln(&b, runTitle(f))
+		fmt.Fprintln(&b, termText(runTitle(f)))
 		fmt.Fprintln(&b)
 		if err := renderText(&b, runGrid(f)); err != nil {
 			return err
 		}
 		fmt.Fprintln(&b, legend)
-		fmt.Fprintln(&b, "host: "+hostLine(f))
+		fmt.Fprintln(&b, "host: "+termText(hostLine(f)))
 		writeList(&b, "warnings", f.Warnings)
 		writeList(&b, "notes", f.Notes)
 	} else {
 		for _, wn := range r.Warnings {
-			fmt.Fprintln(&b, "warning: "+wn)
+			fmt.Fprintln(&b, "warning: "+termText(wn))
 		}
 		if err := renderText(&b, comparisonGrid(r)); err != nil {
 			return err
@@ -284,7 +287,7 @@ func writeList(b *strings.Builder, title string, items []string) {
 	}
 	fmt.Fprintln(b, title+":")
 	for _, it := range items {
-		fmt.Fprintln(b, "  - "+it)
+		fmt.Fprintln(b, "  - "+termText(it))
 	}
 }
 
@@ -300,8 +303,15 @@ func aligns(g grid) []tw.Align {
 }
 
 // renderText draws g without borders, the way ps and kubectl print: it
-// copies and greps better than box drawing.
+// copies and greps better than box drawing. Cells are escaped for the
+// terminal (termText).
 func renderText(b *strings.Builder, g grid) error {
+	g.header = escapeAll(g.header, termText)
+	rows := make([][]string, len(g.rows))
+	for i, row := range g.rows {
+		rows[i] = escapeAll(row, termText)
+	}
+	g.rows = rows
 	var out strings.Builder
 	t := tablewriter.NewTable(&out,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
@@ -329,7 +339,9 @@ func renderText(b *strings.Builder, g grid) error {
 }
 
 func renderGrid(t *tablewriter.Table, g grid, out *strings.Builder, b *strings.Builder) error {
-	t.Header(toAny(g.header)...)
+	if !g.noHeader {
+		t.Header(toAny(g.header)...)
+	}
 	for _, row := range g.rows {
 		if err := t.Append(toAny(row)...); err != nil {
 			return err
@@ -340,6 +352,15 @@ func renderGrid(t *tablewriter.Table, g grid, out *strings.Builder, b *strings.B
 	}
 	b.WriteString(trimLines(out.String()))
 	return nil
+}
+
+// escapeAll is esc applied to a copy of cells.
+func escapeAll(cells []string, esc func(string) string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = esc(c)
+	}
+	return out
 }
 
 func toAny(s []string) []any {

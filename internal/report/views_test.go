@@ -153,7 +153,7 @@ func TestPlots(t *testing.T) {
 		}
 		texts := svgTexts(t, data)
 		all := strings.Join(texts, "|")
-		if !strings.Contains(all, "response time (ms)") {
+		if !strings.Contains(all, "response time (ms") {
 			t.Errorf("%s: no y axis label in %q", p, all)
 		}
 		if strings.HasSuffix(p, "-spectrum.svg") {

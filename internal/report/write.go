@@ -49,7 +49,11 @@ func Write(w io.Writer, r *Report, format string, o Options) error {
 	if err := render(&buf, r, o); err != nil {
 		return err
 	}
-	_, err := w.Write(buf.Bytes())
+	out := buf.Bytes()
+	if format == "json" || format == "smp" {
+		out = jsonSafe(out)
+	}
+	_, err := w.Write(out)
 	return err
 }
 

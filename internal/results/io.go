@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,49 +95,56 @@ func Write(dir, name string, f *File) (string, error) {
 }
 
 // Read loads and checks one result file. Every problem is bad input (exit 2)
-// and names the file.
+// and one line that names the file and, when one is at fault, the field.
 func Read(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	fh, err := os.Open(path)
 	if err != nil {
 		return nil, errext.BadInputf("%s: %v", path, unwrapPath(err))
 	}
-	f, err := Decode(bytes.NewReader(data))
+	defer fh.Close()
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileBytes {
+		return nil, errext.BadInputf("%s: %d bytes, more than the %d bytes a result file may have", path, fi.Size(), MaxFileBytes)
+	}
+	f, err := Decode(fh)
 	if err != nil {
 		return nil, errext.BadInputf("%s: %v", path, err)
 	}
 	return f, nil
 }
 
-// Decode parses a result file and checks its schema and the fields that
-// reports and gates rely on.
+// Decode parses a result file of at most MaxFileBytes and holds it to
+// File.Check.
 func Decode(r io.Reader) (*File, error) {
-	dec := json.NewDecoder(r)
+	lr := &io.LimitedReader{R: r, N: MaxFileBytes + 1}
+	dec := json.NewDecoder(lr)
 	var f File
 	if err := dec.Decode(&f); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		switch {
+		case lr.N <= 0:
+			return nil, fmt.Errorf("more than the %d bytes a result file may have", MaxFileBytes)
 		case errors.Is(err, io.EOF):
 			return nil, errors.New("empty file, not a meshbench result")
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return nil, errors.New("truncated JSON")
 		case errors.As(err, &se):
 			return nil, fmt.Errorf("not valid JSON (offset %d): %v", se.Offset, se)
+		case errors.As(err, &te) && strings.HasPrefix(te.Value, "number"):
+			return nil, fmt.Errorf("%s: %s does not fit a %s", te.Field, te.Value, te.Type)
 		case errors.As(err, &te):
 			return nil, fmt.Errorf("field %q has the wrong type: %v", te.Field, te.Value)
 		}
 		return nil, fmt.Errorf("not valid JSON: %v", err)
 	}
-	if f.Schema != Schema {
-		if f.Schema == "" {
-			return nil, fmt.Errorf("no \"schema\" field: not a meshbench result file")
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if lr.N <= 0 {
+			return nil, fmt.Errorf("more than the %d bytes a result file may have", MaxFileBytes)
 		}
-		return nil, fmt.Errorf("schema %q is not supported (want %q)", f.Schema, Schema)
+		return nil, fmt.Errorf("more data after the result's JSON object (offset %d)", dec.InputOffset())
 	}
-	for i, p := range f.Paths {
-		if p.Name == "" {
-			return nil, fmt.Errorf("paths[%d] has no name", i)
-		}
+	if err := f.Check(); err != nil {
+		return nil, err
 	}
 	return &f, nil
 }
