@@ -175,8 +175,8 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	return checkRunGates(w, file, sc.Gates)
 }
 
-// loadScenario reads the scenario file (or the embedded default) and applies
-// the flags given on the command line.
+// loadScenario reads the scenario file (or the embedded default) and lays
+// the flags given on the command line over it.
 func loadScenario(o runOptions) (*scenario.Scenario, error) {
 	var sc *scenario.Scenario
 	var err error
@@ -192,71 +192,57 @@ func loadScenario(o runOptions) (*scenario.Scenario, error) {
 	if err != nil {
 		return nil, errext.AsBadInput(err)
 	}
+	return o.overrides().Apply(sc)
+}
+
+// overrides are the flags given on the command line; a flag left at its
+// default leaves the scenario's value.
+func (o runOptions) overrides() scenario.Overrides {
 	ch := o.changed
 	if ch == nil {
 		ch = func(string) bool { return false }
 	}
+	var v scenario.Overrides
 	if ch("paths") {
-		var ps []scenario.PathSpec
-		for _, name := range o.paths {
-			name = strings.TrimSpace(name)
-			spec := scenario.PathSpec{Name: name, Kind: name}
-			// A name the scenario defines keeps its settings.
-			for _, p := range sc.Paths {
-				if p.Name == name {
-					spec = p
-				}
-			}
-			ps = append(ps, spec)
-		}
-		sc.Paths = ps
+		v.Paths = &o.paths
 	}
 	if ch("rate") {
-		sc.Rate = scenario.Rate{Shape: "constant", RPS: o.rate}
-		sc.Sweep = nil
+		v.Rate = &o.rate
 	}
 	if ch("sweep") {
-		if ch("rate") {
-			return nil, errext.BadInputf("--rate and --sweep both set the offered load: give one")
-		}
-		sc.Sweep = o.sweep
-		sc.Rate.Shape = "constant"
+		v.Sweep = &o.sweep
 	}
 	if ch("duration") {
-		sc.Duration = scenario.Duration(o.duration)
+		v.Duration = &o.duration
 	}
 	if ch("warmup") {
-		sc.Warmup = scenario.Duration(o.warmup)
+		v.Warmup = &o.warmup
 	}
 	if ch("trials") {
-		sc.Trials = o.trials
+		v.Trials = &o.trials
 	}
 	if ch("connections") {
-		sc.Connections = o.connections
+		v.Connections = &o.connections
 	}
 	if ch("payload") {
-		sc.Backend.Payload = o.payload
+		v.Payload = &o.payload
 	}
 	if ch("backend-delay") {
-		sc.Backend.Delay = scenario.Duration(o.backendDelay)
+		v.BackendDelay = &o.backendDelay
 	}
 	if ch("replicas") {
-		sc.Backend.Replicas = o.replicas
+		v.Replicas = &o.replicas
 	}
 	if ch("target") {
-		sc.Target = o.target
-		if !ch("paths") {
-			// An existing endpoint can only be measured directly.
-			sc.Paths = []scenario.PathSpec{{Name: "direct", Kind: "direct"}}
-		}
+		v.Target = &o.target
 	}
 	if ch("no-host-stats") {
-		sc.HostStats.Disabled = o.noHostStats
+		v.NoHostStats = &o.noHostStats
 	}
 	if ch("probes") {
-		sc.HostStats.Probes = o.probes
+		v.Probes = &o.probes
 	}
-	return sc, nil
+	return v
 }
 
 // checkTarget makes sure an existing endpoint answers before load is sent to

@@ -49,7 +49,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	if err := d.decode(root, reflect.ValueOf(sc).Elem()); err != nil {
 		return nil, errext.AsBadInput(err)
 	}
-	return sc, nil
+	return Normalize(sc), nil
 }
 
 type decoder struct{ file string }
@@ -78,7 +78,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 			if err != nil {
 				return d.errorf(n, "rate %q is not a number of requests/s", n.Value)
 			}
-			v.Set(reflect.ValueOf(Rate{Shape: "constant", RPS: f}))
+			v.Set(reflect.ValueOf(Rate{Shape: ShapeConstant, RPS: f}))
 			return nil
 		}
 	}

@@ -84,22 +84,25 @@ func TestValidateRejects(t *testing.T) {
 		{"rate zero", func(s *scenario.Scenario) { s.Rate.RPS = 0 }, "rate must be above 0"},
 		{"duration zero", func(s *scenario.Scenario) { s.Duration = 0 }, "duration must be above 0"},
 		{"connections zero", func(s *scenario.Scenario) { s.Connections = 0 }, "connections must be at least 1"},
-		{"unknown kind", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "envoy"}} }, `unknown kind "envoy"`},
+		{"unknown kind", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "envoy", Kind: "envoy"}} }, `unknown kind "envoy"`},
+		{"no kind", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "direct"}} }, `unknown kind ""`},
 		{"newline in name", func(s *scenario.Scenario) {
 			s.Paths = []scenario.PathSpec{{Name: "a\nbind *:80", Kind: "haproxy"}}
 		}, "path name"},
 		{"brace in setting", func(s *scenario.Scenario) {
-			s.Paths = []scenario.PathSpec{{Name: "nginx", Settings: map[string]string{"max_fails": "1;} server {"}}}
+			s.Paths = []scenario.PathSpec{{Name: "nginx", Kind: "nginx", Settings: map[string]string{"max_fails": "1;} server {"}}}
 		}, "not allowed"},
 		{"header injection", func(s *scenario.Scenario) { s.Request.Headers = map[string]string{"X-A": "1\r\nHost: evil"} }, "line break"},
 		{"error rate", func(s *scenario.Scenario) { s.Backend.ErrorRate = 1.5 }, "error_rate"},
 		{"unknown probe", func(s *scenario.Scenario) { s.HostStats.Probes = []string{"jitter", "smart"} }, `unknown probe "smart"`},
 		{"target with proxy", func(s *scenario.Scenario) {
 			s.Target = "http://127.0.0.1:1/"
-			s.Paths = []scenario.PathSpec{{Name: "haproxy"}}
+			s.Paths = []scenario.PathSpec{{Name: "haproxy", Kind: "haproxy"}}
 		}, "cannot run with it"},
 		{"target not url", func(s *scenario.Scenario) { s.Target = "127.0.0.1:80" }, "not an http"},
-		{"twice", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "direct"}, {Name: "direct"}} }, "listed twice"},
+		{"twice", func(s *scenario.Scenario) {
+			s.Paths = []scenario.PathSpec{{Name: "direct", Kind: "direct"}, {Name: "direct", Kind: "direct"}}
+		}, "listed twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
