@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/gate"
@@ -86,12 +87,30 @@ func (s *Scenario) Validate() error {
 
 func (s *Scenario) check() error {
 	for _, check := range []func() error{
-		s.checkPaths, s.checkLoad, s.Request.validate, s.Backend.validate,
+		s.checkText, s.checkPaths, s.checkLoad, s.Request.validate, s.Backend.validate,
 		s.checkTarget, s.checkHostStats, s.checkFaults, s.checkGates,
 	} {
 		if err := check(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkText bounds the free text a scenario carries into every result file
+// and report, and keeps control characters (terminal escapes) out of it.
+func (s *Scenario) checkText() error {
+	if len(s.Name) > MaxNameBytes {
+		return errAt("name", "name is %d bytes; at most %d (MaxNameBytes)", len(s.Name), MaxNameBytes)
+	}
+	if i := strings.IndexFunc(s.Name, unicode.IsControl); i >= 0 {
+		return errAt("name", "name holds a control character at byte %d", i)
+	}
+	if len(s.Description) > MaxDescriptionBytes {
+		return errAt("description", "description is %d bytes; at most %d (MaxDescriptionBytes)", len(s.Description), MaxDescriptionBytes)
+	}
+	if i := strings.IndexFunc(s.Description, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }); i >= 0 {
+		return errAt("description", "description holds a control character at byte %d (only line breaks and tabs are allowed)", i)
 	}
 	return nil
 }
