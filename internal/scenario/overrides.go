@@ -48,7 +48,8 @@ func (o Overrides) Apply(sc *Scenario) (*Scenario, error) {
 	}
 	if o.Sweep != nil {
 		out.Sweep = append([]float64(nil), *o.Sweep...)
-		out.Rate.Shape = ShapeConstant
+		// The steps are the rates; a rate shape would contradict them.
+		out.Rate = Rate{Shape: ShapeConstant, RPS: out.Rate.Mean()}
 	}
 	setDuration(&out.Duration, o.Duration)
 	setDuration(&out.Warmup, o.Warmup)

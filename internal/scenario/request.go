@@ -27,6 +27,19 @@ func (r Request) validate() error {
 	if err := checkRequestPath(r.Path); err != nil {
 		return err
 	}
+	if len(r.Body) > MaxBodyBytes {
+		return errAt("request.body", "request body is %d bytes; at most %d (MaxBodyBytes)", len(r.Body), MaxBodyBytes)
+	}
+	if len(r.Headers) > MaxHeaders {
+		return errAt("request.headers", "at most %d request headers (MaxHeaders), got %d", MaxHeaders, len(r.Headers))
+	}
+	size := 0
+	for name, value := range r.Headers {
+		size += len(name) + len(": ") + len(value) + len("\r\n")
+	}
+	if size > MaxHeaderBytes {
+		return errAt("request.headers", "request headers take %d bytes; at most %d (MaxHeaderBytes)", size, MaxHeaderBytes)
+	}
 	seen := map[string]string{}
 	for name, value := range r.Headers {
 		field := "request.headers." + name
@@ -53,6 +66,9 @@ func (r Request) validate() error {
 // (percent-encode the rest). Spaces and control characters would split or
 // end the request line.
 func checkRequestPath(p string) error {
+	if len(p) > MaxRequestPathBytes {
+		return errAt("request.path", "request path is %d bytes; at most %d (MaxRequestPathBytes)", len(p), MaxRequestPathBytes)
+	}
 	if !strings.HasPrefix(p, "/") {
 		return errAt("request.path", "request path %q must start with /", p)
 	}
@@ -68,6 +84,9 @@ func checkRequestPath(p string) error {
 // info, query or fragment: the request path and query come from
 // request.path, credentials from request.headers.
 func checkTarget(raw string) error {
+	if len(raw) > MaxTargetBytes {
+		return errAt("target", "target is %d bytes; at most %d (MaxTargetBytes)", len(raw), MaxTargetBytes)
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" {
 		return errAt("target", "target %q is not an http:// or https:// URL", raw)

@@ -69,7 +69,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 		{"bad rate shorthand", "rate: [1]\n", `s.yaml:1:7: want a mapping (key: value), got a list`},
 		{"second document", "rate: 1\n---\nrate: 2\n", `s.yaml:2:1: a second YAML document`},
 		{"syntax", "rate: [1\n", `s.yaml:1: did not find expected`},
-		{"invalid value", "rate: 10\nbackend:\n  replicas: 0\n", `s.yaml:3:13: backend replicas must be 1 to`},
+		{"invalid value", "rate: 10\nbackend:\n  replicas: 0\n", `s.yaml:3:13: backend replicas must be at least 1, got 0`},
 		{"invalid shorthand value", "rate: 0\n", `s.yaml:1:7: rate must be above 0`},
 		{"invalid list item", "duration: 5s\nfaults:\n  - {at: 1s, replica: 0, kill: true}\n  - {at: 9s, replica: 0, kill: true}\n", `s.yaml:4:10: faults[1]: at 9s must fall inside`},
 		{"invalid header", "request:\n  headers:\n    X.Trace: ok\n    Host: evil\n", `s.yaml:4:11: request header Host is set by meshbench`},
@@ -110,7 +110,7 @@ func TestValidateRejects(t *testing.T) {
 			s.Paths = []scenario.PathSpec{{Name: "nginx", Kind: "nginx", Settings: map[string]string{"max_fails": "1;} server {"}}}
 		}, "not allowed"},
 		{"header injection", func(s *scenario.Scenario) { s.Request.Headers = map[string]string{"X-A": "1\r\nHost: evil"} }, "line break"},
-		{"error rate", func(s *scenario.Scenario) { s.Backend.ErrorRate = 1.5 }, "error_rate"},
+		{"error rate", func(s *scenario.Scenario) { s.Backend.ErrorRate = 1.5 }, "error rate 1.5"},
 		{"unknown probe", func(s *scenario.Scenario) { s.HostStats.Probes = []string{"jitter", "smart"} }, `unknown probe "smart"`},
 		{"target with proxy", func(s *scenario.Scenario) {
 			s.Target = "http://127.0.0.1:1/"

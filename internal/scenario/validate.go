@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/meshbench/meshbench/internal/backend"
 	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/gate"
 	"github.com/meshbench/meshbench/internal/hoststats"
@@ -28,7 +29,7 @@ const (
 var Shapes = []string{ShapeConstant, ShapeLinear, ShapeSine}
 
 // DelayDistributions are the shapes of the backend's added service time.
-var DelayDistributions = []string{"fixed", "exponential", "uniform"}
+var DelayDistributions = []string{backend.Fixed, backend.Exponential, backend.Uniform}
 
 // Default is the scenario used when a file or flag does not say otherwise.
 func Default() *Scenario {
@@ -53,12 +54,6 @@ var (
 	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
 	// Setting values may hold durations, numbers, words and host:port lists.
 	settingRE = regexp.MustCompile(`^[A-Za-z0-9_.:/,+-]{0,256}$`)
-)
-
-// A sweep is bounded: every step measures every path in every round.
-const (
-	maxSweepSteps = 20
-	maxRate       = 1e6
 )
 
 // ValidName reports whether s may be used as a path name or setting key.
@@ -87,7 +82,7 @@ func (s *Scenario) Validate() error {
 
 func (s *Scenario) check() error {
 	for _, check := range []func() error{
-		s.checkText, s.checkPaths, s.checkLoad, s.Request.validate, s.Backend.validate,
+		s.checkText, s.checkPaths, s.Request.validate, s.Backend.validate, s.checkLoad,
 		s.checkTarget, s.checkHostStats, s.checkFaults, s.checkGates,
 	} {
 		if err := check(); err != nil {
@@ -119,6 +114,9 @@ func (s *Scenario) checkPaths() error {
 	if len(s.Paths) == 0 {
 		return errAt("paths", "no paths to measure")
 	}
+	if len(s.Paths) > MaxPaths {
+		return errAt("paths", "at most %d paths (MaxPaths), got %d", MaxPaths, len(s.Paths))
+	}
 	seen := map[string]bool{}
 	for i, p := range s.Paths {
 		at := fmt.Sprintf("paths[%d]", i)
@@ -132,6 +130,9 @@ func (s *Scenario) checkPaths() error {
 			return errAt(at+".name", "path %q is listed twice", p.Name)
 		}
 		seen[p.Name] = true
+		if len(p.Settings) > MaxSettings {
+			return errAt(at+".settings", "path %q: at most %d settings (MaxSettings), got %d", p.Name, MaxSettings, len(p.Settings))
+		}
 		for k, v := range p.Settings {
 			if !nameRE.MatchString(k) {
 				return errAt(at+".settings."+k, "path %q: setting name %q is not allowed", p.Name, k)
@@ -146,84 +147,65 @@ func (s *Scenario) checkPaths() error {
 		if p.Kind != "exec" && p.Exec != nil {
 			return errAt(at+".exec", "path %q: exec settings given for kind %s", p.Name, p.Kind)
 		}
-	}
-	return nil
-}
-
-// checkLoad checks the offered load and the windows it is measured in.
-func (s *Scenario) checkLoad() error {
-	if err := s.Rate.validate(); err != nil {
-		return err
-	}
-	if len(s.Sweep) > 0 {
-		if s.Rate.Shape != ShapeConstant {
-			return errAt("sweep", "sweep: its steps are constant rates; it cannot be combined with a %s rate", s.Rate.Shape)
-		}
-		if len(s.Sweep) > maxSweepSteps {
-			return errAt("sweep", "sweep: at most %d steps, got %d", maxSweepSteps, len(s.Sweep))
-		}
-		for i, r := range s.Sweep {
-			if !(r > 0) || r > maxRate {
-				return errAt(fmt.Sprintf("sweep[%d]", i), "sweep[%d]: rate must be above 0 and at most %g requests/s, got %g", i, maxRate, r)
+		if p.Exec != nil {
+			if err := checkCount(at+".exec.command", fmt.Sprintf("path %q: the arguments of exec.command", p.Name), len(p.Exec.Command), 1, MaxExecArgs, "MaxExecArgs"); err != nil {
+				return err
 			}
 		}
 	}
-	if s.Duration <= 0 {
-		return errAt("duration", "duration must be above 0, got %s", s.Duration.D())
-	}
-	if s.Warmup < 0 {
-		return errAt("warmup", "warmup must not be negative, got %s", s.Warmup.D())
-	}
-	if s.Trials < 1 {
-		return errAt("trials", "trials must be at least 1, got %d", s.Trials)
-	}
-	if s.Connections < 1 {
-		return errAt("connections", "connections must be at least 1, got %d", s.Connections)
-	}
-	if s.Timeout <= 0 {
-		return errAt("timeout", "timeout must be above 0, got %s", s.Timeout.D())
-	}
 	return nil
 }
 
-func (r Rate) validate() error {
-	switch r.Shape {
-	case ShapeConstant:
-		if !(r.RPS > 0) {
-			return errAt("rate.rps", "rate must be above 0 requests/s, got %g", r.RPS)
-		}
-	case ShapeLinear:
-		if !(r.RPS >= 0) || !(r.End >= 0) || r.RPS+r.End <= 0 {
-			return errAt("rate", "linear rate: rps (start) and end must be ≥ 0 and not both 0, got %g and %g", r.RPS, r.End)
-		}
-	case ShapeSine:
-		if !(r.RPS > 0) || !(r.Amplitude >= 0) || r.Amplitude > r.RPS || r.Period <= 0 {
-			return errAt("rate", "sine rate: need rps > 0, 0 ≤ amplitude ≤ rps and period > 0")
-		}
-	default:
-		return errAt("rate.shape", "rate shape %q: want %s", r.Shape, strings.Join(Shapes, ", "))
-	}
-	if r.RPS > maxRate || r.End > maxRate {
-		return errAt("rate", "rate above %g requests/s is not supported", maxRate)
-	}
-	return nil
-}
-
+// validate checks the backend. The values it shares with the backend
+// command are backend.Config's to judge, one at a time so that an error
+// points at its own key; the rest are bounds of a run.
 func (b Backend) validate() error {
-	if b.Replicas < 1 || b.Replicas > 64 {
-		return errAt("backend.replicas", "backend replicas must be 1 to 64, got %d", b.Replicas)
+	if err := checkCount("backend.replicas", "backend replicas", b.Replicas, 1, MaxReplicas, "MaxReplicas"); err != nil {
+		return err
 	}
-	if b.Payload < 0 || b.Payload > 64<<20 {
-		return errAt("backend.payload", "backend payload must be 0 to 64 MiB, got %d", b.Payload)
+	for _, c := range []struct {
+		field string
+		cfg   backend.Config
+	}{
+		{"backend.payload", backend.Config{Payload: b.Payload}},
+		{"backend.delay", backend.Config{Delay: b.Delay.D()}},
+		{"backend.delay_distribution", backend.Config{Distribution: b.DelayDistribution}},
+		{"backend.error_rate", backend.Config{ErrorRate: b.ErrorRate}},
+	} {
+		if err := c.cfg.Validate(); err != nil {
+			return errAt(c.field, "backend: %v", err)
+		}
 	}
-	if b.Delay < 0 {
-		return errAt("backend.delay", "backend delay must not be negative, got %s", b.Delay.D())
+	if b.DelayDistribution == "" {
+		return errAt("backend.delay_distribution", "backend delay_distribution is empty: want %s", strings.Join(DelayDistributions, ", "))
 	}
-	if !slices.Contains(DelayDistributions, b.DelayDistribution) {
-		return errAt("backend.delay_distribution", "backend delay_distribution %q: want %s", b.DelayDistribution, strings.Join(DelayDistributions, ", "))
+	return checkDuration("backend.delay", "backend delay", b.Delay.D(), 0, MaxDelay, "", "MaxDelay")
+}
+
+// checkCount refuses v outside [lo, hi], naming the bound hiName.
+func checkCount(field, what string, v, lo, hi int, hiName string) error {
+	if v < lo {
+		return errAt(field, "%s must be at least %d, got %d", what, lo, v)
 	}
-	if !(b.ErrorRate >= 0 && b.ErrorRate <= 1) {
-		return errAt("backend.error_rate", "backend error_rate must be within 0 and 1, got %g", b.ErrorRate)
+	if v > hi {
+		return errAt(field, "%s must be at most %d (%s), got %d", what, hi, hiName, v)
+	}
+	return nil
+}
+
+// checkDuration refuses d outside [lo, hi], naming the bound loName (if
+// any) or hiName. Below a lower bound of 0 it says "negative"; a zero
+// below a positive bound is "must be above 0", the plainer message.
+func checkDuration(field, what string, d, lo, hi time.Duration, loName, hiName string) error {
+	switch {
+	case d < 0 && lo == 0:
+		return errAt(field, "%s must not be negative, got %s", what, d)
+	case d <= 0 && lo > 0:
+		return errAt(field, "%s must be above 0, got %s", what, d)
+	case d < lo:
+		return errAt(field, "%s must be at least %s (%s), got %s", what, lo, loName, d)
+	case d > hi:
+		return errAt(field, "%s must be at most %s (%s), got %s", what, hi, hiName, d)
 	}
 	return nil
 }
@@ -248,8 +230,15 @@ func (s *Scenario) checkTarget() error {
 
 func (s *Scenario) checkHostStats() error {
 	h := s.HostStats
-	if !h.Disabled && h.Interval < Duration(100*time.Millisecond) {
-		return errAt("host_stats.interval", "host_stats interval must be at least 100ms, got %s", h.Interval.D())
+	if !h.Disabled {
+		if err := checkDuration("host_stats.interval", "host_stats interval", h.Interval.D(), MinInterval, MaxInterval, "MinInterval", "MaxInterval"); err != nil {
+			return err
+		}
+	}
+	for i, p := range h.Probes {
+		if slices.Index(h.Probes, p) < i {
+			return errAt(fmt.Sprintf("host_stats.probes[%d]", i), "host_stats: probe %q is listed twice", p)
+		}
 	}
 	if err := hoststats.CheckProbes(h.Probes); err != nil {
 		return errAt("host_stats.probes", "host_stats: %v", err)
@@ -257,51 +246,17 @@ func (s *Scenario) checkHostStats() error {
 	return nil
 }
 
-func (s *Scenario) checkFaults() error {
-	for i, f := range s.Faults {
-		at := fmt.Sprintf("faults[%d]", i)
-		if f.At < 0 || f.At >= s.Duration {
-			return errAt(at+".at", "faults[%d]: at %s must fall inside the measured window (duration %s)", i, f.At.D(), s.Duration.D())
-		}
-		if f.Replica < 0 || f.Replica >= s.Backend.Replicas {
-			return errAt(at+".replica", "faults[%d]: replica %d does not exist (replicas 0 to %d)", i, f.Replica, s.Backend.Replicas-1)
-		}
-		n := 0
-		if f.ErrorRate != nil {
-			n++
-			if !(*f.ErrorRate >= 0 && *f.ErrorRate <= 1) {
-				return errAt(at+".error_rate", "faults[%d]: error_rate must be within 0 and 1", i)
-			}
-		}
-		if f.Delay != nil {
-			n++
-			if *f.Delay < 0 {
-				return errAt(at+".delay", "faults[%d]: delay must not be negative", i)
-			}
-		}
-		if f.Kill {
-			n++
-		}
-		if n != 1 {
-			return errAt(at, "faults[%d]: set exactly one of error_rate, delay and kill", i)
-		}
-	}
-	return nil
-}
-
 func (s *Scenario) checkGates() error {
+	if len(s.Gates) > MaxGates {
+		return errAt("gates", "at most %d gates (MaxGates), got %d", MaxGates, len(s.Gates))
+	}
 	for i, g := range s.Gates {
+		if len(g) > MaxGateBytes {
+			return errAt(fmt.Sprintf("gates[%d]", i), "gates[%d] is %d bytes; at most %d (MaxGateBytes)", i, len(g), MaxGateBytes)
+		}
 		if _, err := gate.Parse(g); err != nil {
 			return errAt(fmt.Sprintf("gates[%d]", i), "gates: %v", err)
 		}
 	}
 	return nil
-}
-
-// Mean is the mean offered rate over a window, requests/s.
-func (r Rate) Mean() float64 {
-	if r.Shape == ShapeLinear {
-		return (r.RPS + r.End) / 2
-	}
-	return r.RPS
 }
