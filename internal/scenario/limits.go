@@ -71,6 +71,11 @@ const (
 	// result file, each of which holds a latency histogram.
 	MaxMeasurements = 2000
 
+	// MaxWindows bounds the interleaved windows of a run (measurements ×
+	// windows per measurement): each keeps its own figures, the samples of
+	// the overhead intervals and of the gates' tests.
+	MaxWindows = 100000
+
 	// MaxRunTime bounds the planned length of a run, warm-ups included:
 	// a benchmark that would run for more than a day is a mistake.
 	MaxRunTime = 24 * time.Hour

@@ -28,11 +28,21 @@ func (s *Scenario) checkLoad() error {
 			return err
 		}
 	}
+	if err := s.checkWindows(); err != nil {
+		return err
+	}
+	if err := s.Knee.validate(len(s.Sweep) > 0); err != nil {
+		return err
+	}
 	if s.Target == "" && s.Connections < s.Backend.Replicas && slices.ContainsFunc(s.Paths, func(p PathSpec) bool { return p.Kind == "direct" }) {
 		return errAt("connections", "connections (%d) must be at least the backend replicas (%d): direct keeps a connection to each", s.Connections, s.Backend.Replicas)
 	}
-	if n := s.lowestRate() * d.Seconds(); n < 1 {
-		return errAt("duration", "a %s window at %g requests/s holds %.2g requests; raise the rate or the duration so that it holds at least one", d, s.lowestRate(), n)
+	if w := s.WindowLength(); s.lowestRate()*w.Seconds() < 1 {
+		field := "duration"
+		if s.Window != 0 {
+			field = "window"
+		}
+		return errAt(field, "a %s window at %g requests/s holds %.2g requests; raise the rate or the %s so that it holds at least one", w, s.lowestRate(), s.lowestRate()*w.Seconds(), field)
 	}
 	return s.checkRunSize()
 }
@@ -104,7 +114,28 @@ func (s *Scenario) lowestRate() float64 {
 
 // Rounds is the most rounds the run may take: MaxRounds when set, else Trials.
 func (s *Scenario) Rounds() int {
-	return s.Trials
+	return max(s.MaxRounds, s.Trials)
+}
+
+// checkWindows checks the interleaved window length and the rounds cap.
+func (s *Scenario) checkWindows() error {
+	if s.Window != 0 {
+		if err := checkDuration("window", "window", s.Window.D(), MinDuration, s.Duration.D(), "MinDuration", "the duration"); err != nil {
+			return err
+		}
+	}
+	if s.MaxRounds != 0 {
+		if s.MaxRounds < s.Trials {
+			return errAt("max_rounds", "max_rounds (%d) must be at least trials (%d), or 0 for no added rounds", s.MaxRounds, s.Trials)
+		}
+		if s.MaxRounds > MaxTrials {
+			return errAt("max_rounds", "max_rounds must be at most %d (MaxTrials), got %d", MaxTrials, s.MaxRounds)
+		}
+	}
+	if !slices.Contains(Placements, s.Placement) {
+		return errAt("placement", "placement %q: want %s", s.Placement, strings.Join(Placements, ", "))
+	}
+	return nil
 }
 
 // checkRunSize bounds what the whole run adds up to: its rows and its time.
@@ -113,6 +144,12 @@ func (s *Scenario) checkRunSize() error {
 	rows := steps * s.Rounds() * len(s.Paths)
 	if rows > MaxMeasurements {
 		return errAt("trials", "%d sweep steps × %d rounds × %d paths make %d measurements; at most %d (MaxMeasurements)", steps, s.Rounds(), len(s.Paths), rows, MaxMeasurements)
+	}
+	if s.Window > 0 {
+		perPath := int((s.Duration.D() + s.Window.D() - 1) / s.Window.D())
+		if n := rows * perPath; n > MaxWindows {
+			return errAt("window", "%d measurements of %d windows each make %d windows; at most %d (MaxWindows): lengthen the window", rows, perPath, n, MaxWindows)
+		}
 	}
 	total := time.Duration(rows) * (s.Duration.D() + s.Warmup.D())
 	if total > MaxRunTime {

@@ -7,7 +7,7 @@ import (
 
 // Normalize returns a copy of s with the values a scenario may leave
 // implicit made explicit: a path's kind from its name and its name from its
-// kind, an empty rate shape as constant, and
+// kind, an empty rate shape as constant, an empty placement as auto, and
 // empty lists and maps as nil, so that a scenario and the copy kept in a
 // result file compare equal. s itself is not changed.
 func Normalize(s *Scenario) *Scenario {
@@ -26,6 +26,9 @@ func Normalize(s *Scenario) *Scenario {
 	}
 	if c.Rate.Shape == "" {
 		c.Rate.Shape = ShapeConstant
+	}
+	if c.Placement == "" {
+		c.Placement = PlacementAuto
 	}
 	if len(c.Request.Headers) == 0 {
 		c.Request.Headers = nil

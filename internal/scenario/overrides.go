@@ -14,7 +14,7 @@ type Overrides struct {
 	// Paths replaces the path list; a name the scenario defines keeps its
 	// kind and settings, any other name is a path of that kind.
 	Paths *[]string
-	// Rate sets a constant rate and drops any sweep.
+	// Rate sets a constant rate and drops any sweep, with its knee.
 	Rate *float64
 	// Sweep sets the sweep's steps; it may not be given with Rate.
 	Sweep        *[]float64
@@ -30,6 +30,9 @@ type Overrides struct {
 	Target      *string
 	NoHostStats *bool
 	Probes      *[]string
+	Window      *time.Duration
+	Placement   *string
+	MaxRounds   *int
 }
 
 // Apply returns a normalised copy of sc with the overrides laid over it;
@@ -45,6 +48,7 @@ func (o Overrides) Apply(sc *Scenario) (*Scenario, error) {
 	if o.Rate != nil {
 		out.Rate = Rate{Shape: ShapeConstant, RPS: *o.Rate}
 		out.Sweep = nil
+		out.Knee = Knee{}
 	}
 	if o.Sweep != nil {
 		out.Sweep = append([]float64(nil), *o.Sweep...)
@@ -59,6 +63,9 @@ func (o Overrides) Apply(sc *Scenario) (*Scenario, error) {
 	set(&out.Backend.Payload, o.Payload)
 	set(&out.Backend.Replicas, o.Replicas)
 	set(&out.HostStats.Disabled, o.NoHostStats)
+	setDuration(&out.Window, o.Window)
+	set(&out.Placement, o.Placement)
+	set(&out.MaxRounds, o.MaxRounds)
 	if o.Probes != nil {
 		out.HostStats.Probes = append([]string(nil), *o.Probes...)
 	}

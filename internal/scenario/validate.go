@@ -31,6 +31,16 @@ var Shapes = []string{ShapeConstant, ShapeLinear, ShapeSine}
 // DelayDistributions are the shapes of the backend's added service time.
 var DelayDistributions = []string{backend.Fixed, backend.Exponential, backend.Uniform}
 
+// Placements (Scenario.Placement).
+const (
+	PlacementShared = "shared"
+	PlacementSplit  = "split"
+	PlacementAuto   = "auto"
+)
+
+// Placements lists the placements.
+var Placements = []string{PlacementShared, PlacementSplit, PlacementAuto}
+
 // Default is the scenario used when a file or flag does not say otherwise.
 func Default() *Scenario {
 	return &Scenario{
@@ -45,6 +55,7 @@ func Default() *Scenario {
 		Request:     Request{Method: "GET", Path: "/"},
 		Backend:     Backend{Replicas: 3, Payload: 1024, DelayDistribution: "fixed"},
 		HostStats:   HostStats{Interval: Duration(time.Second)},
+		Placement:   PlacementAuto,
 	}
 }
 
