@@ -2,9 +2,13 @@
 // and the host sampling, as read from a YAML file and adjusted by flags.
 //
 // A file is decoded on top of Default(), so a key the file leaves out keeps its
-// default and a key it sets, even to 0, means what it says. Files are decoded
-// strictly (Load): an unknown key or a bad value is an error that names file,
-// line and column. Validate checks the scenario after flags were applied.
+// default and a key it sets, even to 0, means what it says. Load and Parse
+// decode strictly, normalise (Normalize) and validate: an unknown key or a
+// bad value is an error that names file, line and column. Overrides.Apply
+// lays flags over a scenario without changing it, and Validate, which never
+// changes what it checks, is the one pass every rule lives in. The bounds it
+// enforces are in limits.go; scenarios/schema.json describes the same rules
+// for editors.
 package scenario
 
 import (
