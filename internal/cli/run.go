@@ -44,6 +44,7 @@ type runOptions struct {
 	noHostStats  bool
 	probes       []string
 	window       time.Duration
+	placement    string
 
 	// changed reports whether a flag was set on the command line.
 	changed func(name string) bool
@@ -97,7 +98,8 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.StringVar(&o.format, "format", "table", "stdout format: table, markdown or json")
 	f.BoolVar(&o.noHostStats, "no-host-stats", false, "do not sample the host during the runs")
 	f.StringSliceVar(&o.probes, "probes", nil, "host probes to run once before the first round: jitter,fsync,audit")
-	f.DurationVar(&o.window, "window", runner.DefaultWindow, "length of one measured window; each path's --duration is cut into such windows, interleaved with the other paths' (0: one window per path per round)")
+	f.DurationVar(&o.window, "window", 0, "length of one measured window: each path's --duration is cut into such windows, interleaved with the other paths' (default 1s where the scenario allows; the duration itself: one window per path per round)")
+	f.StringVar(&o.placement, "placement", "", "CPU sets: shared, split (load generator and backend on one set, proxies on the other) or auto (default scenario: auto)")
 	return cmd
 }
 
@@ -131,15 +133,6 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	}
 
 	plan := runner.NewPlan(sc)
-	if o.changed != nil && o.changed("window") {
-		if o.window < 0 {
-			return errext.BadInputf("--window %s: must not be negative", o.window)
-		}
-		if plan.Window == 0 && o.window > 0 && o.window < sc.Duration.D() {
-			return errext.BadInputf("--window %s: this scenario has faults or a rate shape that span one window; they need one window per path per round", o.window)
-		}
-		plan.Window = o.window
-	}
 	prog := newProgress(w.Stderr, w.StderrIsTTY)
 	prog.rounds = plan.Rounds
 	file, runErr := runner.Run(ctx, plan, runner.Env{
@@ -182,8 +175,8 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	return checkRunGates(w, file, sc.Gates)
 }
 
-// loadScenario reads the scenario file (or the embedded default) and applies
-// the flags given on the command line.
+// loadScenario reads the scenario file (or the embedded default) and lays
+// the flags given on the command line over it.
 func loadScenario(o runOptions) (*scenario.Scenario, error) {
 	var sc *scenario.Scenario
 	var err error
@@ -199,71 +192,63 @@ func loadScenario(o runOptions) (*scenario.Scenario, error) {
 	if err != nil {
 		return nil, errext.AsBadInput(err)
 	}
+	return o.overrides().Apply(sc)
+}
+
+// overrides are the flags given on the command line; a flag left at its
+// default leaves the scenario's value.
+func (o runOptions) overrides() scenario.Overrides {
 	ch := o.changed
 	if ch == nil {
 		ch = func(string) bool { return false }
 	}
+	var v scenario.Overrides
 	if ch("paths") {
-		var ps []scenario.PathSpec
-		for _, name := range o.paths {
-			name = strings.TrimSpace(name)
-			spec := scenario.PathSpec{Name: name, Kind: name}
-			// A name the scenario defines keeps its settings.
-			for _, p := range sc.Paths {
-				if p.Name == name {
-					spec = p
-				}
-			}
-			ps = append(ps, spec)
-		}
-		sc.Paths = ps
+		v.Paths = &o.paths
 	}
 	if ch("rate") {
-		sc.Rate = scenario.Rate{Shape: "constant", RPS: o.rate}
-		sc.Sweep = nil
+		v.Rate = &o.rate
 	}
 	if ch("sweep") {
-		if ch("rate") {
-			return nil, errext.BadInputf("--rate and --sweep both set the offered load: give one")
-		}
-		sc.Sweep = o.sweep
-		sc.Rate.Shape = "constant"
+		v.Sweep = &o.sweep
 	}
 	if ch("duration") {
-		sc.Duration = scenario.Duration(o.duration)
+		v.Duration = &o.duration
 	}
 	if ch("warmup") {
-		sc.Warmup = scenario.Duration(o.warmup)
+		v.Warmup = &o.warmup
 	}
 	if ch("trials") {
-		sc.Trials = o.trials
+		v.Trials = &o.trials
 	}
 	if ch("connections") {
-		sc.Connections = o.connections
+		v.Connections = &o.connections
 	}
 	if ch("payload") {
-		sc.Backend.Payload = o.payload
+		v.Payload = &o.payload
 	}
 	if ch("backend-delay") {
-		sc.Backend.Delay = scenario.Duration(o.backendDelay)
+		v.BackendDelay = &o.backendDelay
 	}
 	if ch("replicas") {
-		sc.Backend.Replicas = o.replicas
+		v.Replicas = &o.replicas
 	}
 	if ch("target") {
-		sc.Target = o.target
-		if !ch("paths") {
-			// An existing endpoint can only be measured directly.
-			sc.Paths = []scenario.PathSpec{{Name: "direct", Kind: "direct"}}
-		}
+		v.Target = &o.target
 	}
 	if ch("no-host-stats") {
-		sc.HostStats.Disabled = o.noHostStats
+		v.NoHostStats = &o.noHostStats
 	}
 	if ch("probes") {
-		sc.HostStats.Probes = o.probes
+		v.Probes = &o.probes
 	}
-	return sc, nil
+	if ch("window") {
+		v.Window = &o.window
+	}
+	if ch("placement") {
+		v.Placement = &o.placement
+	}
+	return v
 }
 
 // checkTarget makes sure an existing endpoint answers before load is sent to

@@ -7,9 +7,6 @@ import (
 	"github.com/meshbench/meshbench/internal/scenario"
 )
 
-// DefaultWindow is the length of one interleaved measured window.
-const DefaultWindow = time.Second
-
 // rewarm is the warm-up before every window of a round but its first: the
 // path stayed up and warm, but the load engine opens its connections anew.
 const rewarm = 200 * time.Millisecond
@@ -68,16 +65,11 @@ type Window struct {
 	N, Total int
 }
 
-// NewPlan lays out the measured windows of sc, which must be valid. It
-// interleaves short windows (DefaultWindow) and adds the A/A path when the
-// scenario has a direct path, except where one long window per path is what
-// the scenario means: faults fire at set times of a window, and a linear or
-// sine rate shapes one window.
+// NewPlan lays out the measured windows of sc, which must be valid: windows
+// of sc.WindowLength(), and the A/A path beside the scenario's first direct
+// path.
 func NewPlan(sc *scenario.Scenario) *Plan {
-	p := &Plan{Scenario: sc, Rounds: sc.Trials, Paths: sc.Paths, Window: DefaultWindow}
-	if len(sc.Faults) > 0 || (len(sc.Sweep) == 0 && sc.Rate.Shape != "" && sc.Rate.Shape != "constant") {
-		p.Window = 0
-	}
+	p := &Plan{Scenario: sc, Rounds: sc.Trials, Paths: sc.Paths, Window: sc.WindowLength()}
 	for _, ps := range sc.Paths {
 		if ps.Kind == "direct" {
 			p.Baseline = ps.Name

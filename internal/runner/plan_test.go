@@ -86,13 +86,13 @@ func TestPlanInterleaved(t *testing.T) {
 func TestPlanKeepsLongWindows(t *testing.T) {
 	sc := scenario.Default()
 	sc.Rate = scenario.Rate{Shape: "linear", RPS: 100, End: 300}
-	if p := NewPlan(sc); p.Window != 0 || len(p.Windows()) != 2 || p.Windows()[0].Len != sc.Duration.D() {
+	if p := NewPlan(sc); p.Window != sc.Duration.D() || len(p.Windows()) != 2 || p.Windows()[0].Len != sc.Duration.D() {
 		t.Errorf("ramp: window %s, windows %+v", p.Window, p.Windows())
 	}
 	sc = scenario.Default()
 	rate := 0.5
 	sc.Faults = []scenario.Fault{{At: scenario.Duration(time.Second), ErrorRate: &rate}}
-	if p := NewPlan(sc); p.Window != 0 {
+	if p := NewPlan(sc); p.Window != sc.Duration.D() {
 		t.Errorf("faults: window %s", p.Window)
 	}
 	sc = scenario.Default()

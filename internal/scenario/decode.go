@@ -2,198 +2,138 @@ package scenario
 
 import (
 	"bytes"
-	"encoding"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
-	"strconv"
-	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshbench/meshbench/internal/errext"
 )
 
-// Load reads a scenario file on top of Default(). Every problem is bad input
-// (exit 2) naming file:line:col.
+// Load reads a scenario file on top of Default() and validates it (see
+// Parse). Every problem is bad input (exit 2) naming the file.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, errext.BadInputf("scenario %s: %v", path, err)
+		return nil, errext.BadInputf("scenario %s: %v", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	// One byte past the bound tells a file at the bound from a longer one
+	// without reading the rest of it.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, errext.BadInputf("scenario %s: %v", path, unwrapPathError(err))
 	}
 	return Parse(path, data)
 }
 
-// Parse decodes YAML scenario text on top of Default(); name is used in errors.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse decodes YAML scenario text on top of Default(), normalises it and
+// validates it; name is used in errors. A key the text leaves out keeps its
+// default; a key it sets, even to 0, means what it says.
+//
+// The text is one YAML document of at most MaxFileBytes. Unknown keys, keys
+// given twice, values of the wrong type and values Validate refuses are bad
+// input (exit 2) naming name:line:column.
 func Parse(name string, data []byte) (*Scenario, error) {
-	sc := Default()
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return sc, nil // an empty file is the default scenario
+	if len(data) > MaxFileBytes {
+		return nil, errext.BadInputf("%s: a scenario file may hold at most %d bytes (MaxFileBytes)", name, MaxFileBytes)
+	}
+	// The tree, parsed once more, gives errors their columns.
+	root := parseTree(data)
+	if root != nil {
+		if err := checkTree(root, reflect.TypeFor[Scenario]()); err != nil {
+			return nil, errext.AsBadInput(decodeError(name, root, err))
 		}
-		return nil, errext.BadInputf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
+	sc := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(sc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, errext.AsBadInput(decodeError(name, root, err))
 	}
-	d := decoder{file: name}
-	if err := d.decode(root, reflect.ValueOf(sc).Elem()); err != nil {
-		return nil, errext.AsBadInput(err)
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, errext.AsBadInput(decodeError(name, root, err))
+		}
+		return nil, errext.BadInputf("%s:%d:%d: a second YAML document; a scenario file holds one", name, next.Line, next.Column)
+	}
+	sc = Normalize(sc)
+	if err := sc.check(); err != nil {
+		return nil, errext.AsBadInput(validationError(name, root, err))
 	}
 	return sc, nil
 }
 
-type decoder struct{ file string }
-
-func (d *decoder) errorf(n *yaml.Node, format string, args ...any) error {
-	return fmt.Errorf("%s:%d:%d: %s", d.file, n.Line, n.Column, fmt.Sprintf(format, args...))
+// posError is a decoding error that knows where in the file it is.
+type posError struct {
+	line, col int
+	msg       string
 }
 
-var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+func (e *posError) Error() string { return fmt.Sprintf("%d:%d: %s", e.line, e.col, e.msg) }
 
-// decode sets v from n, refusing unknown keys and values of the wrong kind.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	// Shorthands: a bare string path, a bare number rate.
-	switch v.Addr().Interface().(type) {
-	case *PathSpec:
-		if n.Kind == yaml.ScalarNode {
-			v.Set(reflect.ValueOf(PathSpec{Name: n.Value, Kind: n.Value}))
-			return nil
-		}
-	case *Rate:
-		if n.Kind == yaml.ScalarNode {
-			f, err := strconv.ParseFloat(n.Value, 64)
-			if err != nil {
-				return d.errorf(n, "rate %q is not a number of requests/s", n.Value)
-			}
-			v.Set(reflect.ValueOf(Rate{Shape: "constant", RPS: f}))
-			return nil
-		}
-	}
-	if v.Addr().Type().Implements(textUnmarshaler) {
-		if n.Kind != yaml.ScalarNode {
-			return d.errorf(n, "want a single value, got a %s", kindName(n))
-		}
-		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
-			return d.errorf(n, "%v", err)
-		}
+func errorAt(n *yaml.Node, format string, args ...any) error {
+	return &posError{line: n.Line, col: n.Column, msg: fmt.Sprintf(format, args...)}
+}
+
+// UnmarshalYAML reads a path: a bare string is a path of that kind and
+// name ("haproxy"); a mapping sets the fields it names.
+func (p *PathSpec) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*p = PathSpec{Name: n.Value, Kind: n.Value}
 		return nil
 	}
-	switch v.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return d.errorf(n, "want a mapping (key: value), got a %s", kindName(n))
+	type plain PathSpec
+	return n.Decode((*plain)(p))
+}
+
+// UnmarshalYAML reads a rate: a bare number is a constant rate in
+// requests/s; a mapping sets the fields it names.
+func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var rps float64
+		if err := n.Decode(&rps); err != nil {
+			return errorAt(n, "rate %q is not a number of requests/s", n.Value)
 		}
-		fields := map[string]int{}
-		var names []string
-		for i := 0; i < v.NumField(); i++ {
-			tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
-			if tag != "" && tag != "-" {
-				fields[tag] = i
-				names = append(names, tag)
-			}
-		}
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			idx, ok := fields[k.Value]
-			if !ok {
-				return d.errorf(k, "unknown key %q (known: %s)", k.Value, strings.Join(names, ", "))
-			}
-			if seen[k.Value] {
-				return d.errorf(k, "key %q given twice", k.Value)
-			}
-			seen[k.Value] = true
-			f := v.Field(idx)
-			if f.Kind() == reflect.Pointer {
-				if f.IsNil() {
-					f.Set(reflect.New(f.Type().Elem()))
-				}
-				f = f.Elem()
-			}
-			if err := d.decode(val, f); err != nil {
-				return err
-			}
-		}
-		return nil
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return d.errorf(n, "want a list, got a %s", kindName(n))
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, item := range n.Content {
-			if err := d.decode(item, s.Index(i)); err != nil {
-				return err
-			}
-		}
-		v.Set(s)
-		return nil
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return d.errorf(n, "want a mapping (key: value), got a %s", kindName(n))
-		}
-		m := reflect.MakeMap(v.Type())
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			ev := reflect.New(v.Type().Elem()).Elem()
-			if err := d.decode(val, ev); err != nil {
-				return err
-			}
-			m.SetMapIndex(reflect.ValueOf(k.Value), ev)
-		}
-		v.Set(m)
+		*r = Rate{Shape: ShapeConstant, RPS: rps}
 		return nil
 	}
+	type plain Rate
+	return n.Decode((*plain)(r))
+}
+
+// UnmarshalYAML reads Go's duration syntax ("250ms", "1m30s").
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return d.errorf(n, "want a single value, got a %s", kindName(n))
+		return errorAt(n, "want a duration (e.g. 500ms, 10s, 1m), got %s", describeNode(n))
 	}
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString(n.Value)
-	case reflect.Int, reflect.Int64:
-		i, err := strconv.ParseInt(n.Value, 10, 64)
-		if err != nil {
-			return d.errorf(n, "%q is not a whole number", n.Value)
-		}
-		v.SetInt(i)
-	case reflect.Float64:
-		f, err := strconv.ParseFloat(n.Value, 64)
-		if err != nil {
-			return d.errorf(n, "%q is not a number", n.Value)
-		}
-		v.SetFloat(f)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(n.Value)
-		if err != nil {
-			return d.errorf(n, "%q is not true or false", n.Value)
-		}
-		v.SetBool(b)
-	default:
-		return d.errorf(n, "cannot decode into %s", v.Type())
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return errorAt(n, "%q is not a duration (e.g. 500ms, 10s, 1m)", n.Value)
 	}
+	*d = Duration(v)
 	return nil
 }
 
-func kindName(n *yaml.Node) string {
+func describeNode(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
-		return "mapping"
+		return "a mapping"
 	case yaml.SequenceNode:
-		return "list"
-	case yaml.ScalarNode:
-		return "value"
+		return "a list"
 	}
-	return "node"
+	return fmt.Sprintf("%q", n.Value)
 }

@@ -2,9 +2,13 @@
 // and the host sampling, as read from a YAML file and adjusted by flags.
 //
 // A file is decoded on top of Default(), so a key the file leaves out keeps its
-// default and a key it sets, even to 0, means what it says. Files are decoded
-// strictly (Load): an unknown key or a bad value is an error that names file,
-// line and column. Validate checks the scenario after flags were applied.
+// default and a key it sets, even to 0, means what it says. Load and Parse
+// decode strictly, normalise (Normalize) and validate: an unknown key or a
+// bad value is an error that names file, line and column. Overrides.Apply
+// lays flags over a scenario without changing it, and Validate, which never
+// changes what it checks, is the one pass every rule lives in. The bounds it
+// enforces are in limits.go; scenarios/schema.json describes the same rules
+// for editors.
 package scenario
 
 import (
@@ -45,6 +49,23 @@ type Scenario struct {
 	// to see how each path copes (ejection, retries). Replicas are restored
 	// between windows.
 	Faults []Fault `yaml:"faults" json:"faults,omitempty"`
+	// Knee bounds the p99 a sweep step may show and still count as carried
+	// (see Knee); it applies only with Sweep.
+	Knee Knee `yaml:"knee" json:"knee,omitzero"`
+	// Window is the length of one measured window: every path stays up, and
+	// the load moves from path to path in windows this long until each has
+	// had Duration per trial. 0 (unset) is DefaultWindow where paths can be
+	// interleaved and Duration where they cannot (see WindowLength); the
+	// duration itself measures each path in one window per trial.
+	Window Duration `yaml:"window" json:"window,omitempty"`
+	// Placement is where processes run: shared (every process on every
+	// CPU), split (load generator and backend on one CPU set, proxies on
+	// another) or auto (split where the host has CPUs to spare; the
+	// default).
+	Placement string `yaml:"placement" json:"placement"`
+	// MaxRounds caps the rounds a run with gates may add, beyond Trials,
+	// until every gate is decided. 0 means Trials: no rounds are added.
+	MaxRounds int `yaml:"max_rounds" json:"max_rounds,omitempty"`
 	// Gates are performance rules checked after the run (see package gate);
 	// a rule that fails makes run exit 3. `meshbench gate` reads them too.
 	Gates []string `yaml:"gates" json:"gates,omitempty"`
@@ -120,19 +141,6 @@ type HostStats struct {
 	// Probes lists probes run once before the first round (jitter, fsync,
 	// audit); none by default.
 	Probes []string `yaml:"probes" json:"probes,omitempty"`
-}
-
-// Fault is one change to one backend replica, At after the measured window
-// opens. Exactly one of ErrorRate, Delay and Kill is set.
-type Fault struct {
-	At      Duration `yaml:"at" json:"at"`
-	Replica int      `yaml:"replica" json:"replica"` // 0-based
-	// ErrorRate makes the replica answer this share of requests with 500.
-	ErrorRate *float64 `yaml:"error_rate" json:"error_rate,omitempty"`
-	// Delay adds this much service time to the replica's answers.
-	Delay *Duration `yaml:"delay" json:"delay,omitempty"`
-	// Kill closes the replica's listener and connections.
-	Kill bool `yaml:"kill" json:"kill,omitempty"`
 }
 
 // Duration is a time.Duration written as "10s" in YAML and JSON.

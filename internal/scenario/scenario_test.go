@@ -52,11 +52,28 @@ func TestParseErrorsNamePosition(t *testing.T) {
 		{"nested unknown", "backend:\n  replica: 2\n", `s.yaml:2:3: unknown key "replica"`},
 		{"bad duration", "duration: fast\n", `s.yaml:1:11: "fast" is not a duration`},
 		{"bad rate", "rate: lots\n", `s.yaml:1:7: rate "lots" is not a number`},
-		{"bad int", "trials: 2.5\n", `s.yaml:1:9: "2.5" is not a whole number`},
-		{"list for scalar", "trials: [1]\n", `s.yaml:1:9: want a single value, got a list`},
-		{"scalar for list", "paths: direct\n", `s.yaml:1:8: want a list, got a value`},
+		{"bad int", "trials: 2.5\n", `s.yaml:1:9: want a whole number, got "2.5"`},
+		{"list for scalar", "trials: [1]\n", `s.yaml:1:9: want a whole number, got a list`},
+		{"mapping for string", "name: {a: 1}\n", `s.yaml:1:7: want a single value, got a mapping`},
+		{"scalar for list", "paths: direct\n", `s.yaml:1:8: want a list, got "direct"`},
+		{"word for number", "backend: {error_rate: half}\n", `s.yaml:1:23: want a number, got "half"`},
+		{"scalar for mapping", "backend: 5\n", `s.yaml:1:10: want a mapping (key: value), got "5"`},
 		{"duplicate key", "rate: 1\nrate: 2\n", `s.yaml:2:1: key "rate" given twice`},
-		{"syntax", "rate: [1\n", `s.yaml: line`},
+		{"duplicate nested key", "backend:\n  payload: 1\n  payload: 2\n", `s.yaml:3:3: key "payload" given twice`},
+		{"duplicate map key", "request:\n  headers: {X-A: 1, X-A: 2}\n", `s.yaml:2:21: key "X-A" given twice (first at line 2)`},
+		{"duplicate setting", "paths:\n  - name: hap\n    kind: haproxy\n    settings:\n      balance: first\n      balance: leastconn\n", `s.yaml:6:7: key "balance" given twice`},
+		{"unknown key in path", "paths:\n  - name: hap\n    knd: haproxy\n", `s.yaml:3:5: unknown key "knd" (known: name, kind, settings, exec)`},
+		{"unknown key in exec", "paths:\n  - name: x\n    kind: exec\n    exec: {comand: [a]}\n", `s.yaml:4:12: unknown key "comand"`},
+		{"unknown key in rate", "rate: {shape: constant, rsp: 5}\n", `s.yaml:1:25: unknown key "rsp"`},
+		{"fraction for count", "paths: [{name: x, kind: exec, exec: {command: [a]}}]\nbackend: {replicas: 1.5}\n", `s.yaml:2:21: want a whole number, got "1.5"`},
+		{"bad rate shorthand", "rate: [1]\n", `s.yaml:1:7: want a mapping (key: value), got a list`},
+		{"second document", "rate: 1\n---\nrate: 2\n", `s.yaml:2:1: a second YAML document`},
+		{"syntax", "rate: [1\n", `s.yaml:1: did not find expected`},
+		{"invalid value", "rate: 10\nbackend:\n  replicas: 0\n", `s.yaml:3:13: backend replicas must be at least 1, got 0`},
+		{"invalid shorthand value", "rate: 0\n", `s.yaml:1:7: rate must be above 0`},
+		{"invalid list item", "duration: 5s\nfaults:\n  - {at: 1s, replica: 0, kill: true}\n  - {at: 9s, replica: 0, kill: true}\n", `s.yaml:4:10: faults[1]: at 9s must fall inside`},
+		{"invalid header", "request:\n  headers:\n    X.Trace: ok\n    Host: evil\n", `s.yaml:4:11: request header Host is set by meshbench`},
+		{"invalid path kind", "paths: [direct, frob]\n", `s.yaml:1:17: path "frob": unknown kind "frob"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -84,22 +101,25 @@ func TestValidateRejects(t *testing.T) {
 		{"rate zero", func(s *scenario.Scenario) { s.Rate.RPS = 0 }, "rate must be above 0"},
 		{"duration zero", func(s *scenario.Scenario) { s.Duration = 0 }, "duration must be above 0"},
 		{"connections zero", func(s *scenario.Scenario) { s.Connections = 0 }, "connections must be at least 1"},
-		{"unknown kind", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "envoy"}} }, `unknown kind "envoy"`},
+		{"unknown kind", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "envoy", Kind: "envoy"}} }, `unknown kind "envoy"`},
+		{"no kind", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "direct"}} }, `unknown kind ""`},
 		{"newline in name", func(s *scenario.Scenario) {
 			s.Paths = []scenario.PathSpec{{Name: "a\nbind *:80", Kind: "haproxy"}}
 		}, "path name"},
 		{"brace in setting", func(s *scenario.Scenario) {
-			s.Paths = []scenario.PathSpec{{Name: "nginx", Settings: map[string]string{"max_fails": "1;} server {"}}}
+			s.Paths = []scenario.PathSpec{{Name: "nginx", Kind: "nginx", Settings: map[string]string{"max_fails": "1;} server {"}}}
 		}, "not allowed"},
 		{"header injection", func(s *scenario.Scenario) { s.Request.Headers = map[string]string{"X-A": "1\r\nHost: evil"} }, "line break"},
-		{"error rate", func(s *scenario.Scenario) { s.Backend.ErrorRate = 1.5 }, "error_rate"},
+		{"error rate", func(s *scenario.Scenario) { s.Backend.ErrorRate = 1.5 }, "error rate 1.5"},
 		{"unknown probe", func(s *scenario.Scenario) { s.HostStats.Probes = []string{"jitter", "smart"} }, `unknown probe "smart"`},
 		{"target with proxy", func(s *scenario.Scenario) {
 			s.Target = "http://127.0.0.1:1/"
-			s.Paths = []scenario.PathSpec{{Name: "haproxy"}}
+			s.Paths = []scenario.PathSpec{{Name: "haproxy", Kind: "haproxy"}}
 		}, "cannot run with it"},
 		{"target not url", func(s *scenario.Scenario) { s.Target = "127.0.0.1:80" }, "not an http"},
-		{"twice", func(s *scenario.Scenario) { s.Paths = []scenario.PathSpec{{Name: "direct"}, {Name: "direct"}} }, "listed twice"},
+		{"twice", func(s *scenario.Scenario) {
+			s.Paths = []scenario.PathSpec{{Name: "direct", Kind: "direct"}, {Name: "direct", Kind: "direct"}}
+		}, "listed twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
