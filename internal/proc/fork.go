@@ -23,8 +23,10 @@ var fork struct {
 	reqs chan forkReq
 }
 
+// forkReq is one thing to do on the fork thread: start cmd, or call fn.
 type forkReq struct {
 	cmd *exec.Cmd
+	fn  func() error
 	err chan error
 }
 
@@ -32,6 +34,18 @@ type forkReq struct {
 const prSetChildSubreaper = 36
 
 func forkOnLockedThread(cmd *exec.Cmd) error {
+	return onForkThread(forkReq{cmd: cmd, err: make(chan error, 1)})
+}
+
+// OnForkThread calls fn on the thread every child is forked from, and
+// returns its error. Children inherit that thread's state, such as its CPU
+// affinity (see package placement), so fn may set what they should start
+// with; it must not unlock or exit the thread.
+func OnForkThread(fn func() error) error {
+	return onForkThread(forkReq{fn: fn, err: make(chan error, 1)})
+}
+
+func onForkThread(r forkReq) error {
 	fork.once.Do(func() {
 		// As a subreaper, meshbench inherits the orphans of its children (an
 		// nginx worker whose master was killed) instead of init. Stop can
@@ -41,7 +55,6 @@ func forkOnLockedThread(cmd *exec.Cmd) error {
 		fork.reqs = make(chan forkReq)
 		go forkLoop(fork.reqs)
 	})
-	r := forkReq{cmd: cmd, err: make(chan error, 1)}
 	fork.reqs <- r
 	return <-r.err
 }
@@ -49,6 +62,10 @@ func forkOnLockedThread(cmd *exec.Cmd) error {
 func forkLoop(reqs <-chan forkReq) {
 	runtime.LockOSThread() // never unlocked: see fork
 	for r := range reqs {
+		if r.fn != nil {
+			r.err <- r.fn()
+			continue
+		}
 		r.err <- r.cmd.Start()
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/meshbench/meshbench/internal/hoststats"
 	"github.com/meshbench/meshbench/internal/load"
 	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/placement"
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
 )
@@ -83,7 +84,14 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 		return nil, err
 	}
 	r := &run{plan: plan, env: env, obs: obs, site: env.Site}
+	var where *results.Placement
 	if r.site == nil {
+		var restore func()
+		where, restore, err = place(plan.Scenario.Placement)
+		if err != nil {
+			return nil, fmt.Errorf("placement: %w", err)
+		}
+		defer restore()
 		// The run's processes and temp dir belong to it alone: Close
 		// stops exactly what this run started and removes the dir.
 		procs := proc.NewGroup()
@@ -102,7 +110,8 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 		StartedAt: env.Now().UTC(),
 		Scenario:  scJSON,
 		Host:      hoststats.Identify(ctx, env.Roots),
-		Notes:     []string{SharedCPUNote()},
+		Notes:     []string{cpuNote(where)},
+		Placement: where,
 	}
 	err = r.measureAll(ctx, f)
 	f.FinishedAt = env.Now().UTC()
@@ -230,10 +239,15 @@ func (r *run) startPaths(ctx context.Context) (map[string]paths.Instance, error)
 	return insts, nil
 }
 
-// SharedCPUNote is the caveat every local result carries: on one host the
-// load generator, backend and proxies compete for the same cores.
-func SharedCPUNote() string {
-	return fmt.Sprintf("the load generator, the backend replicas and the proxies share this host's %d CPU cores; compare paths measured in the same run, as ratios, rather than with other hosts' absolute figures", runtime.NumCPU())
+// cpuNote is the caveat every local result carries: on one host the load
+// generator, backend and proxies compete for the same cores, all of them or
+// their own share.
+func cpuNote(where *results.Placement) string {
+	const compare = "compare paths measured in the same run, as ratios, rather than with other hosts' absolute figures"
+	if where != nil && where.Mode == placement.Split {
+		return fmt.Sprintf("the load generator and the backend replicas ran on CPUs %s and the proxies on CPUs %s of this host's %d; %s", where.Loadgen, where.Proxies, runtime.NumCPU(), compare)
+	}
+	return fmt.Sprintf("the load generator, the backend replicas and the proxies share this host's %d CPU cores; %s", runtime.NumCPU(), compare)
 }
 
 type quiet struct{}

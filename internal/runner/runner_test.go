@@ -2,12 +2,18 @@ package runner
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/meshbench/meshbench/internal/load"
+	"github.com/meshbench/meshbench/internal/placement"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
@@ -138,4 +144,80 @@ func TestRunInterrupted(t *testing.T) {
 	if full, cut := f.Paths[0], f.Paths[2]; cut.Trial != 2 || cut.DurationS >= full.DurationS || len(cut.Warnings) == 0 {
 		t.Errorf("cut window: round %d, %.2fs (full %.2fs), warnings %v", cut.Trial, cut.DurationS, full.DurationS, cut.Warnings)
 	}
+}
+
+// childCPUs records, when each row is done, the CPU list of every haproxy
+// this process started and of this process itself.
+type childCPUs struct {
+	quiet
+	mu      sync.Mutex
+	haproxy []string
+	self    string
+}
+
+func (c *childCPUs) Done(_ Window, p *results.Path) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The thread this callback runs on stands for the load generator's
+	// (the process's main thread may be the one children are forked from).
+	runtime.LockOSThread()
+	mine, _ := placement.Allowed()
+	runtime.UnlockOSThread()
+	c.self = placement.Format(mine)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil || !strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(os.Getpid())+"\n") || !strings.HasPrefix(string(status), "Name:\thaproxy") {
+			continue
+		}
+		cpus, _ := placement.ProcessCPUs("/proc", pid)
+		c.haproxy = append(c.haproxy, cpus)
+	}
+}
+
+// TestSplitPlacement: with placement split, this process (load generator
+// and backend) runs on one CPU set and the proxies it starts on the other,
+// as the result records; afterwards every thread has its CPUs back.
+func TestSplitPlacement(t *testing.T) {
+	needBinary(t, "haproxy")
+	cpus, err := placement.Allowed()
+	if err != nil || len(cpus) < 2 {
+		t.Skipf("a split needs 2 CPUs, this process may use %v (%v)", cpus, err)
+	}
+	before := placement.Format(cpus)
+	sc := shortScenario("direct", "haproxy")
+	sc.Placement = placement.Split
+	obs := &childCPUs{}
+	f, err := Run(context.Background(), NewPlan(sc), Env{}, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := placement.Choose(placement.Split, cpus)
+	lg, px := placement.Format(want.Loadgen), placement.Format(want.Proxies)
+	if f.Placement == nil || f.Placement.Mode != placement.Split || f.Placement.Loadgen != lg || f.Placement.Backend != lg || f.Placement.Proxies != px {
+		t.Errorf("result placement %+v, want loadgen %s, proxies %s", f.Placement, lg, px)
+	}
+	if obs.self != lg || len(obs.haproxy) == 0 {
+		t.Fatalf("this process on %q (want %s); haproxy children on %v", obs.self, lg, obs.haproxy)
+	}
+	for _, c := range obs.haproxy {
+		if c != px {
+			t.Errorf("a haproxy ran on CPUs %s, want %s", c, px)
+		}
+	}
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		if after, _ := placement.ProcessCPUs("/proc/self/task", mustAtoi(task.Name())); after != before {
+			t.Errorf("thread %s on CPUs %s after the run, %s before", task.Name(), after, before)
+		}
+	}
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
