@@ -49,6 +49,9 @@ type Config struct {
 	Delay time.Duration
 	// Distribution is fixed (the default when empty), exponential or uniform.
 	Distribution string
+	// Added is a fixed delay on top of the drawn one, for every answer: the
+	// known effect of a calibration path (a direct path with added_delay).
+	Added time.Duration
 	// ErrorRate is the share of requests answered 500, in [0,1].
 	ErrorRate float64
 	// Seed seeds the delay and error draws (0 is a seed like any other).
@@ -62,6 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("payload %d is out of range (0 to %d bytes)", c.Payload, MaxPayload)
 	case c.Delay < 0:
 		return fmt.Errorf("delay %s is negative", c.Delay)
+	case c.Added < 0:
+		return fmt.Errorf("added delay %s is negative", c.Added)
 	case math.IsNaN(c.ErrorRate) || c.ErrorRate < 0 || c.ErrorRate > 1:
 		return fmt.Errorf("error rate %g is not in [0,1]", c.ErrorRate)
 	}
@@ -86,6 +91,7 @@ type Server struct {
 
 	dist      string
 	delay     atomic.Int64  // ns
+	added     time.Duration // fixed, on top of the drawn delay
 	errorRate atomic.Uint64 // float64 bits
 
 	mu  sync.Mutex
@@ -117,6 +123,7 @@ func Start(ctx context.Context, addr string, cfg Config) (*Server, error) {
 		errLen:  []string{strconv.Itoa(len(errBody))},
 		ctype:   []string{"application/octet-stream"},
 		dist:    cfg.Distribution,
+		added:   cfg.Added,
 		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6d657368)),
 	}
 	for i := range s.payload {
@@ -238,6 +245,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 	}
 	d, fail := s.draw()
+	d += s.added
 	if d > 0 {
 		s.tm.SleepUntil(start.Add(d))
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/meshbench/meshbench/internal/backend"
 	"io"
 	"sort"
 
@@ -24,6 +25,9 @@ import (
 type Env struct {
 	// Upstreams are the backend replicas as host:port on 127.0.0.1.
 	Upstreams []string
+	// Backend is what the replicas answer, for a path that runs replicas
+	// of its own (a direct path with added_delay).
+	Backend backend.Config
 	// Target, when set, is the one existing endpoint (--target) measured as direct.
 	Target string
 	// TempDir is the run's 0700 directory for configs and keys; the caller

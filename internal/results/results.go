@@ -98,8 +98,12 @@ type Path struct {
 	// paths' in its round; the row's figures are over all of them.
 	Windows []Sample `json:"windows,omitempty"`
 
-	Proxy     *Proxy     `json:"proxy,omitempty"`
-	HostStats *HostStats `json:"host_stats,omitempty"`
+	Proxy *Proxy `json:"proxy,omitempty"`
+	// Settings are the path's effective settings, defaults included: its
+	// timeouts, retries and health checks, which decide how it meets a
+	// fault.
+	Settings  map[string]string `json:"settings,omitempty"`
+	HostStats *HostStats        `json:"host_stats,omitempty"`
 	// ServerHostStats is what the server host did during the row's windows
 	// in a two-host run (host_stats is then the client's).
 	ServerHostStats *HostStats `json:"server_host_stats,omitempty"`

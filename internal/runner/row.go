@@ -12,9 +12,10 @@ import (
 
 // row gathers the windows of one path in one round into its result row.
 type row struct {
-	w       Window // the row's first window
-	windows []*measured
-	usage   *results.Proxy
+	w        Window // the row's first window
+	settings map[string]string
+	windows  []*measured
+	usage    *results.Proxy
 	// usageErr is the first reason a window's usage is unknown; the row's
 	// usage is then unknown as a whole.
 	usageErr error
@@ -59,6 +60,7 @@ func (rw *row) result(baseline string, full time.Duration) (*results.Path, error
 		})
 	}
 	p.DurationS = round3(measuredS)
+	p.Settings = rw.settings
 	p.HostStats = mergeHostStats(stats)
 	p.ServerHostStats = mergeHostStats(server)
 	p.WindowStart = res.Start.UTC()

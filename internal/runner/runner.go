@@ -201,7 +201,7 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 		if m != nil {
 			k := rowKey{w.Path.Name, w.Round}
 			if rows[k] == nil {
-				rows[k] = &row{w: w}
+				rows[k] = &row{w: w, settings: insts[w.Path.Name].Settings()}
 				order = append(order, k)
 			}
 			rows[k].add(m)

@@ -47,10 +47,11 @@ type localSite struct {
 
 func newLocalSite(sc *scenario.Scenario, env Env, procs *proc.Group, tmp string) *localSite {
 	bk := sc.Backend
+	bcfg := backend.Config{Payload: bk.Payload, Delay: bk.Delay.D(), Distribution: bk.DelayDistribution, ErrorRate: bk.ErrorRate}
 	return &localSite{
 		sc:     sc,
-		env:    paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp, Procs: procs},
-		bcfg:   backend.Config{Payload: bk.Payload, Delay: bk.Delay.D(), Distribution: bk.DelayDistribution, ErrorRate: bk.ErrorRate},
+		env:    paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp, Procs: procs, Backend: bcfg},
+		bcfg:   bcfg,
 		client: &http.Client{Timeout: time.Second},
 	}
 }
