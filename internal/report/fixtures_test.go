@@ -201,5 +201,6 @@ func buildFixture(t *testing.T, m hostModel, seed uint64) *results.File {
 		}
 	}
 	f.FinishedAt = start.Add(time.Duration(m.trials*len(paths)*(dur+2)) * time.Second)
+	f.Summary, f.NoiseFloorMs = results.SummarizePaths(f)
 	return f
 }

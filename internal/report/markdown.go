@@ -137,13 +137,14 @@ func summaryLines(f FileReport, single bool) []string {
 		prefix = "**" + mdText(f.Name) + "** — "
 	}
 	for _, p := range f.Paths {
-		if p.OverheadMs == nil {
+		if !hasOverheadCell(&p) {
 			continue
 		}
-		// Signed: a proxy that comes out faster than direct at some
-		// percentile is noise, and the reader should see it as such.
+		// With intervals, an overhead whose interval holds 0 reads "within
+		// noise"; without, signed: a proxy that comes out faster than direct
+		// at some percentile is noise, and the reader should see it as such.
 		s := fmt.Sprintf("%s%s: %s ms at p50 and %s ms at p99 over direct",
-			prefix, mdCode(p.Name), signedMs(p.OverheadMs.P50), signedMs(p.OverheadMs.P99))
+			prefix, mdCode(p.Name), overheadCell(&p, "p50"), overheadCell(&p, "p99"))
 		if p.Proxy != nil && p.Proxy.CPUMsPer1k > 0 {
 			s += fmt.Sprintf(", for %s ms of proxy CPU per 1000 requests", one(p.Proxy.CPUMsPer1k))
 		}
@@ -157,6 +158,9 @@ func summaryLines(f FileReport, single bool) []string {
 		out = append(out, prefix+"CPU steal is **unreported** on this host: a noisy neighbour would go unseen.")
 	case h.StealPct > 5:
 		out = append(out, fmt.Sprintf("%sCPU steal averaged **%s**: neighbours took CPU time during the measurement.", prefix, pct(h.StealPct)))
+	}
+	if nl := noiseLine(f); nl != "" {
+		out = append(out, prefix+mdText(nl)+".")
 	}
 	if n := len(f.Warnings); n > 0 {
 		out = append(out, fmt.Sprintf("%s%d warning(s), listed under Warnings and notes.", prefix, n))

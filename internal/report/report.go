@@ -51,6 +51,9 @@ type FileReport struct {
 	HostQuality *results.HostQuality `json:"host_quality,omitempty"`
 	// Notes are the file's caveats (e.g. shared cores), kept verbatim.
 	Notes []string `json:"notes,omitempty"`
+	// NoiseFloorMs is the run's A/A overhead (nil in files without one).
+	NoiseFloorMs *results.NoiseFloor `json:"noise_floor_ms,omitempty"`
+	Placement    *results.Placement  `json:"placement,omitempty"`
 	// Warnings are this file's reasons for doubt: path warnings and late
 	// sends, each prefixed with the path it concerns.
 	Warnings []string `json:"warnings,omitempty"`
@@ -95,6 +98,9 @@ type PathReport struct {
 	// OverheadMs is this path minus direct, both merged over all trials;
 	// nil for direct and when the file has no direct path.
 	OverheadMs *results.Overhead `json:"overhead_ms,omitempty"`
+	// Summary is the path's entry in the file's summary: windows, overhead
+	// with its 95% interval, verdict (nil in files written without one).
+	Summary *results.Summary `json:"summary,omitempty"`
 	// P50RangeMs and P99RangeMs are the lowest and highest trial values,
 	// set only when there was more than one trial.
 	P50RangeMs *[2]float64 `json:"p50_range_ms,omitempty"`
@@ -214,6 +220,7 @@ func buildFile(f *results.File, name string) (FileReport, error) {
 		Name: name, Tool: f.Tool, StartedAt: f.StartedAt, FinishedAt: f.FinishedAt,
 		Interrupted: f.Interrupted, Host: f.Host, Scenario: f.Scenario,
 		Load: decodeLoad(f.Scenario), HostQuality: f.HostQuality, Notes: f.Notes,
+		NoiseFloorMs: f.NoiseFloorMs, Placement: f.Placement,
 	}
 	merged, err := results.MergeTrials(f)
 	if err != nil {
@@ -227,6 +234,11 @@ func buildFile(f *results.File, name string) (FileReport, error) {
 	var all []*results.HostStats
 	for _, m := range merged {
 		pr := buildPath(m, byName[m.Name])
+		for i, sum := range f.Summary {
+			if sum.Step == m.Step && results.MergedName(results.Path{Name: sum.Name, Step: sum.Step, TargetRate: m.TargetRate}) == m.Name {
+				pr.Summary = &f.Summary[i]
+			}
+		}
 		fr.Paths = append(fr.Paths, pr)
 		fr.Warnings = append(fr.Warnings, pathWarnings(pr)...)
 		for _, t := range byName[m.Name] {

@@ -29,7 +29,7 @@ func runGrid(f FileReport) grid {
 	g := grid{left: 1, header: []string{
 		"path", "requests", "rate/target", "errors", "late",
 		"p50", "p90", "p99", "p99.9", "max",
-		"+p50", "+p90", "+p99", "+p99.9",
+		"+p50", "+p90", "+p99",
 		"proxy cpu s", "cpu ms/1k req", "peak rss MB",
 	}}
 	spread := false
@@ -51,11 +51,7 @@ func runGrid(f FileReport) grid {
 		if spread {
 			row = append(row, rangeCell(p.P99RangeMs))
 		}
-		if o := p.OverheadMs; o != nil {
-			row = append(row, signedMs(o.P50), signedMs(o.P90), signedMs(o.P99), signedMs(o.P999))
-		} else {
-			row = append(row, "-", "-", "-", "-")
-		}
+		row = append(row, overheadCell(&p, "p50"), overheadCell(&p, "p90"), overheadCell(&p, "p99"))
 		if pu := p.Proxy; pu != nil {
 			row = append(row, num(pu.CPUSeconds), one(pu.CPUMsPer1k), one(pu.PeakRSSMB))
 		} else {
@@ -81,7 +77,7 @@ func comparisonGrid(r *Report) grid {
 	hasOverhead := map[string]bool{}
 	for _, f := range r.Files {
 		for _, p := range f.Paths {
-			hasOverhead[p.Name] = hasOverhead[p.Name] || p.OverheadMs != nil
+			hasOverhead[p.Name] = hasOverhead[p.Name] || hasOverheadCell(&p)
 		}
 	}
 	for _, name := range r.Paths {
@@ -102,11 +98,7 @@ func comparisonGrid(r *Report) grid {
 				row = append(row, ms(p.LatencyMs.P50), ms(p.LatencyMs.P99))
 			}
 			if hasOverhead[name] {
-				if p != nil && p.OverheadMs != nil {
-					row = append(row, signedMs(p.OverheadMs.P50), signedMs(p.OverheadMs.P99))
-				} else {
-					row = append(row, "-", "-")
-				}
+				row = append(row, overheadCell(p, "p50"), overheadCell(p, "p99"))
 			}
 		}
 		h := f.HostStats
@@ -240,7 +232,7 @@ func loadLabel(l Load) string {
 	return strings.Join(parts, ", ")
 }
 
-const legend = "latency: response time from the intended send, ms; +pNN: overhead over direct at that percentile, ms"
+const legend = "latency: response time from the intended send, ms; +pNN: overhead over direct at that percentile, ms, with its 95% interval [lo, hi] from paired windows ((n=N): too few windows for one)"
 
 // writeTable is the terminal view: the run table for one file, the
 // comparison for several.
@@ -254,6 +246,9 @@ func writeTable(w io.Writer, r *Report, _ Options) error {
 			return err
 		}
 		fmt.Fprintln(&b, legend)
+		if nl := noiseLine(f); nl != "" {
+			fmt.Fprintln(&b, nl)
+		}
 		fmt.Fprintln(&b, "host: "+termText(hostLine(f)))
 		writeList(&b, "warnings", f.Warnings)
 		writeList(&b, "notes", f.Notes)
@@ -267,6 +262,9 @@ func writeTable(w io.Writer, r *Report, _ Options) error {
 		fmt.Fprintln(&b, legend)
 		var warns, notes []string
 		for _, f := range r.Files {
+			if nl := noiseLine(f); nl != "" {
+				notes = append(notes, f.Name+": "+nl)
+			}
 			for _, wn := range f.Warnings {
 				warns = append(warns, f.Name+": "+wn)
 			}

@@ -48,6 +48,9 @@ const (
 	VerdictBelow    = "below noise"  // it lies below 0: faster than the baseline
 	VerdictBaseline = "baseline"     // the path others are compared with
 	VerdictUnpaired = "no baseline"  // no baseline window to pair with
+	// VerdictFewWindows: fewer pairs than a 95% interval needs
+	// (stats.MinSamples95); the interval is then the pairs' range.
+	VerdictFewWindows = "too few windows"
 )
 
 // Summary is one path (at one sweep step) over the whole run: how many
@@ -163,6 +166,8 @@ func SummarizePaths(f *File) ([]Summary, *NoiseFloor) {
 		s.OverheadMs = &OverheadEstimate{P50: estimate(i50), P90: estimate(i90), P99: estimate(i99)}
 		s.Confidence = round3(i50.Coverage)
 		switch {
+		case s.Pairs < stats.MinSamples95:
+			s.Verdict = VerdictFewWindows
 		case i50.Lo > 0:
 			s.Verdict = VerdictAbove
 		case i50.Hi < 0:
@@ -170,7 +175,7 @@ func SummarizePaths(f *File) ([]Summary, *NoiseFloor) {
 		default:
 			s.Verdict = VerdictWithin
 		}
-		if k.name == AAName {
+		if k.name == AAName && s.Pairs >= stats.MinSamples95 {
 			nf := NoiseFloor{P50: reach(i50), P99: reach(i99)}
 			if floor == nil {
 				floor = &nf
