@@ -32,7 +32,7 @@ func TestRunProxies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Paths) != 3 {
+	if len(f.Paths) != 4 {
 		t.Fatalf("%d paths", len(f.Paths))
 	}
 	for _, p := range f.Paths {
@@ -46,8 +46,8 @@ func TestRunProxies(t *testing.T) {
 			t.Errorf("%s: no host stats", p.Name)
 		}
 		if p.Kind == "direct" {
-			if p.OverheadMs != nil || p.Proxy != nil {
-				t.Errorf("direct has overhead %v or proxy %v", p.OverheadMs, p.Proxy)
+			if p.Baseline == (p.OverheadMs != nil) || p.Proxy != nil {
+				t.Errorf("%s (baseline %v) has overhead %v or proxy %v", p.Name, p.Baseline, p.OverheadMs, p.Proxy)
 			}
 			continue
 		}

@@ -108,8 +108,12 @@ func TestRunDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Paths) != 1 || f.Interrupted {
+	// direct and the A/A path beside it, each in 3 interleaved windows.
+	if len(f.Paths) != 2 || f.Interrupted || f.Paths[1].Name != results.AAName {
 		t.Fatalf("paths %d interrupted %v", len(f.Paths), f.Interrupted)
+	}
+	if len(f.Summary) != 2 || f.Summary[1].Pairs != 3 || f.Paths[0].Windows == nil || len(f.Paths[0].Windows) != 3 {
+		t.Errorf("summary %+v, windows %+v", f.Summary, f.Paths[0].Windows)
 	}
 	p := f.Paths[0]
 	if math.Abs(p.AchievedRate-500)/500 > 0.02 {
@@ -155,7 +159,7 @@ func TestRunTargetAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &f); err != nil {
 		t.Fatalf("stdout is not the result JSON: %v\n%s", err, stdout)
 	}
-	if len(f.Paths) != 1 || f.Paths[0].Name != "direct" || f.Paths[0].Requests < 190 {
+	if len(f.Paths) != 2 || f.Paths[0].Name != "direct" || f.Paths[0].Requests < 190 || f.Paths[1].Name != results.AAName {
 		t.Errorf("paths %+v", f.Paths)
 	}
 }
@@ -167,7 +171,7 @@ func TestRunInterrupted(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	cmd := exec.Command(testBinary(t), "run", "--paths", "direct,linkerd", "--rate", "200",
-		"--duration", "2s", "--warmup", "500ms", "--out", out, "--no-host-stats")
+		"--duration", "2s", "--window", "2s", "--warmup", "500ms", "--out", out, "--no-host-stats")
 	var stderr syncBuffer
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -308,12 +312,12 @@ func TestRunSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Paths) != 2 {
+	if len(f.Paths) != 4 {
 		t.Fatalf("%d paths", len(f.Paths))
 	}
 	for i, want := range []float64{100, 200} {
-		p := f.Paths[i]
-		if p.Step != i+1 || p.Trial != i+1 || p.TargetRate != want || p.Requests < int64(want)*98/100 {
+		p := f.Paths[2*i] // each step: direct, then direct-aa
+		if p.Name != "direct" || p.Step != i+1 || p.Trial != i+1 || p.TargetRate != want || p.Requests < int64(want)*98/100 {
 			t.Errorf("step %d: %+v", i+1, p)
 		}
 	}
