@@ -59,11 +59,15 @@ id=$$
 net=$((id % 250))
 ns_a="mbfleet${id}a" ns_b="mbfleet${id}b"
 work=$(mktemp -d /tmp/meshbench-fleet.XXXXXX)
-pids=()
+pids=() ansible_pid=
 
 cleanup() {
   local rc=$?
   set +e
+  if [[ -n $ansible_pid ]]; then
+    kill "$ansible_pid" 2>/dev/null
+    wait "$ansible_pid" 2>/dev/null
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for ns in "$ns_a" "$ns_b"; do
     if ip netns list 2>/dev/null | grep -qw "$ns"; then
@@ -144,7 +148,15 @@ say "two candidate hosts up: cand-a ($addr_a, netns $ns_a), cand-b ($addr_b, net
 say "building meshbench"
 go build -o "$work/bin/" ./cmd/meshbench ./cmd/meshbench-sidecar
 
-short='["--paths", "direct,haproxy", "--duration", "2s", "--warmup", "1s", "--rate", "200", "--probes", "jitter,fsync,audit"]'
+# A short scenario, copied to each host by the playbook.
+cat >"$work/fleet.yaml" <<EOF
+name: fleet-test
+description: two paths for two seconds, for scripts/test-fleet.sh
+paths: [direct, haproxy]
+rate: 200
+duration: 2s
+warmup: 1s
+EOF
 cat >"$work/inventory.yml" <<EOF
 candidates:
   hosts:
@@ -178,17 +190,22 @@ candidates:
     meshbench_become: false
     meshbench_host_duration: 2s
     meshbench_timeout: 120
-    meshbench_run_args: $short
+    meshbench_scenario: $work/fleet.yaml
+    meshbench_run_args: ["--probes", "jitter,fsync,audit"]
 EOF
 
 say "running the playbook against cand-a, cand-b, cand-slow and cand-down"
 export ANSIBLE_CONFIG="$PWD/deploy/ansible/ansible.cfg" ANSIBLE_LOCAL_TEMP="$work/ansible-local" \
   ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
-rc=0
 # The controller's own settings go in as extra vars: the implicit localhost
-# is in no inventory group.
+# is in no inventory group. In the background, so that a signal to this script
+# is handled at once (cleanup stops timeout, which passes it on to ansible).
 timeout 600 ansible-playbook -i "$work/inventory.yml" deploy/ansible/fleet.yml \
-  -e "meshbench_bin_dir=$work/bin meshbench_collect_root=$work/collect" >"$work/playbook.log" 2>&1 || rc=$?
+  -e "meshbench_bin_dir=$work/bin meshbench_collect_root=$work/collect" >"$work/playbook.log" 2>&1 &
+ansible_pid=$!
+rc=0
+wait "$ansible_pid" || rc=$?
+ansible_pid=
 if ((rc != 0)); then
   cat "$work/playbook.log"
   say "FAIL: ansible-playbook exited $rc"
@@ -198,16 +215,23 @@ fi
 sed -n '/TASK \[Show which hosts were measured\]/,$p' "$work/playbook.log"
 
 # --- checks -----------------------------------------------------------------
-fail=0
+passed=0 failed=0
 check() { # check DESCRIPTION COMMAND...
   local what=$1
   shift
-  if "$@"; then say "ok: $what"; else say "FAIL: $what"; fail=1; fi
+  if "$@"; then
+    say "ok: $what"
+    passed=$((passed + 1))
+  else
+    say "FAIL: $what"
+    failed=$((failed + 1))
+  fi
 }
 run_dir=$(find "$work/collect" -mindepth 1 -maxdepth 1 -type d | head -1)
 summary=$run_dir/summary.md comparison=$run_dir/comparison.md
 # host_of FILE prints the hostname a meshbench result or host file records.
 host_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["host"]["hostname"])' "$1"; }
+scenario_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["scenario"]["name"])' "$1"; }
 run_file() { find "$run_dir/$1" -name 'cand-*-*.json' | head -1; }
 
 check "summary lists cand-a as measured" \
@@ -219,6 +243,8 @@ check "summary lists cand-down as failed at connecting" \
   grep -qE '^\| cand-down \|.*\*\*FAILED\*\* \| Wait for the host to answer' "$summary"
 check "cand-a's result records hostname cand-a" test "$(host_of "$(run_file cand-a)")" = cand-a
 check "cand-b's result records hostname cand-b" test "$(host_of "$(run_file cand-b)")" = cand-b
+check "cand-a ran the scenario the playbook copied" test "$(scenario_of "$(run_file cand-a)")" = fleet-test
+check "cand-b ran the scenario the playbook copied" test "$(scenario_of "$(run_file cand-b)")" = fleet-test
 check "cand-b's host probe records hostname cand-b" test "$(host_of "$run_dir/cand-b/host.json")" = cand-b
 check "comparison report has a section for each host" \
   sh -c "grep -q '^### cand-a' '$comparison' && grep -q '^### cand-b' '$comparison'"
@@ -243,14 +269,15 @@ leftover() {
 }
 check "no meshbench, haproxy or nginx process left in the namespaces" leftover
 
-if ((fail)); then
+if ((failed)); then
   say "the playbook's output:"
   cat "$work/playbook.log"
   say "summary.md:"
   cat "$summary"
   say "comparison.md:"
   cat "$comparison"
-  say "FAILED"
+  say "$passed passed, $failed failed"
   exit 1
 fi
-say "PASS: 2 hosts measured and compared, 2 failing hosts listed"
+say "2 hosts measured and compared, 2 failing hosts listed"
+say "$passed passed, $failed failed"
