@@ -1,11 +1,13 @@
 # make run   installs what is missing, builds meshbench and runs the embedded default scenario
 # make test  installs what is missing, then go vet and the whole test suite under the race detector
+# make test-fleet  as root: the Ansible fleet playbook against two network namespaces over SSH
+#                  (scripts/test-fleet.sh; installs ansible and openssh-server, skips when not root)
 GO      ?= go
 BIN     := bin/meshbench
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/meshbench/meshbench/internal/cli.Version=$(VERSION)
 
-.PHONY: all setup build run test bench fmt vet clean
+.PHONY: all setup build run test test-fleet bench fmt vet clean
 
 all: build
 
@@ -23,6 +25,9 @@ run: setup build
 test: setup
 	$(GO) vet ./...
 	$(GO) test -race -timeout 8m ./...
+
+test-fleet:
+	@scripts/test-fleet.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
