@@ -177,7 +177,7 @@ func (b *bench) measure(ctx context.Context, spec scenario.PathSpec, w window) (
 	cfg := load.Config{
 		Targets:     inst.Targets(),
 		Request:     loadRequest(sc.Request),
-		Rate:        w.rate,
+		Rate:        loadRate(w.rate),
 		Warmup:      sc.Warmup.D(),
 		Duration:    sc.Duration.D(),
 		Connections: sc.Connections,
@@ -217,7 +217,7 @@ func (b *bench) measure(ctx context.Context, spec scenario.PathSpec, w window) (
 		return nil, nil
 	}
 	p := &results.Path{Name: spec.Name, Kind: spec.Kind, Trial: w.round, Step: w.step, Order: w.order}
-	if err := res.Fill(p); err != nil {
+	if err := pathRow(p, res); err != nil {
 		return nil, fmt.Errorf("path %s: %w", spec.Name, err)
 	}
 	p.HostStats = stats
@@ -358,6 +358,10 @@ func rotate(ps []scenario.PathSpec, k int) []scenario.PathSpec {
 	k %= len(ps)
 	out := append([]scenario.PathSpec{}, ps[k:]...)
 	return append(out, ps[:k]...)
+}
+
+func loadRate(r scenario.Rate) load.Rate {
+	return load.Rate{Shape: load.Shape(r.Shape), RPS: r.RPS, End: r.End, Amplitude: r.Amplitude, Period: r.Period.D()}
 }
 
 func loadRequest(r scenario.Request) load.Request {

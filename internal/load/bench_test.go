@@ -14,7 +14,6 @@ import (
 
 	"github.com/meshbench/meshbench/internal/backend"
 	"github.com/meshbench/meshbench/internal/results"
-	"github.com/meshbench/meshbench/internal/scenario"
 )
 
 // childBackendEnv makes the test binary a backend process (see TestMain),
@@ -91,7 +90,7 @@ func BenchmarkLoad2000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		u0, s0 := cpuTime()
 		res, err := Run(context.Background(), Config{
-			Targets: []string{url}, Rate: scenario.Rate{RPS: 2000},
+			Targets: []string{url}, Rate: Rate{RPS: 2000},
 			Warmup: time.Second, Duration: d,
 		})
 		if err != nil {
@@ -107,8 +106,8 @@ func BenchmarkLoad2000(b *testing.B) {
 		b.ReportMetric(p.P50, "p50-ms")
 		b.ReportMetric(p.P99, "p99-ms")
 		b.ReportMetric(res.AchievedRate, "req/s")
-		b.ReportMetric(float64(res.LateCount), "late-n")
-		b.ReportMetric(float64(res.Dispatch.ValueAtQuantile(99))/1e3, "dispatch-p99-µs")
+		b.ReportMetric(float64(res.Late.Count), "late-n")
+		b.ReportMetric(float64(res.Late.Dispatch.ValueAtQuantile(99))/1e3, "dispatch-p99-µs")
 		if res.Errors > 0 {
 			b.Errorf("%d errors: %v", res.Errors, res.ErrorsByClass)
 		}

@@ -52,7 +52,7 @@
 //     It includes waiting for a free connection, since either way the
 //     request left later than the schedule meant. The loop's own lateness
 //     (how late it got round to a send that had a free connection) is kept
-//     apart in Result.Dispatch, to tell the two causes apart.
+//     apart in Result.Late (Loop, ConnWait, Dispatch), to tell the causes apart.
 package load
 
 import (
@@ -66,7 +66,6 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/meshbench/meshbench/internal/results"
-	"github.com/meshbench/meshbench/internal/scenario"
 )
 
 // Request is what every request sends.
@@ -83,7 +82,7 @@ type Config struct {
 	// robin over them, and the connections are split evenly among them.
 	Targets []string
 	Request Request
-	Rate    scenario.Rate
+	Rate    Rate
 	// Warmup is sent first at the starting rate and not recorded; Duration
 	// is the measured window that follows.
 	Warmup, Duration time.Duration
@@ -121,12 +120,48 @@ type Progress struct {
 	Errors  int64         // errors in the phase
 }
 
-// Error classes.
+// Error classes, the keys of Result.ErrorsByClass.
 const (
-	ClassConnect = "connect"
-	ClassTimeout = "timeout"
-	Class5xx     = "5xx"
-	ClassOther   = "other"
+	ClassConnect = "connect" // no connection: refused, unreachable, TLS handshake failed
+	ClassTimeout = "timeout" // no response within Config.Timeout of the intended send
+	Class5xx     = "5xx"     // the server answered with a 5xx status
+	ClassOther   = "other"   // anything else: other statuses, broken connections, malformed responses
+)
+
+// class indexes the error classes inside the loop, where a string per
+// failure would cost a comparison chain; 0 is success.
+type class uint8
+
+const (
+	noError class = iota
+	classConnect
+	classTimeout
+	class5xx
+	classOther
+	numClasses
+)
+
+var classNames = [numClasses]string{"", ClassConnect, ClassTimeout, Class5xx, ClassOther}
+
+// The engine's own bounds. Run refuses a Config beyond them, so that what it
+// allocates and the nanosecond arithmetic of its clock stay bounded whatever
+// the input; validation elsewhere can name them in its messages.
+//
+// What memory depends on: one connection slot per connection actually opened
+// (at most MaxConnections, and no more than the requests outstanding at
+// once); the queue of requests waiting for a free connection, 16 bytes each,
+// at most rate × timeout of them (MaxRate × MaxTimeout: 96 MB when a target
+// holds every connection for a minute at the highest rate); the timeline,
+// at most MaxTimeline slices; and a fixed set of histograms.
+const (
+	// MaxRate is the highest intended rate at any instant, requests/s.
+	MaxRate = 100_000
+	// MaxConnections is the most connections one Run may open.
+	MaxConnections = 10_000
+	// MaxTimeout is the longest request timeout.
+	MaxTimeout = time.Minute
+	// MaxDuration is the longest warm-up and the longest measured window.
+	MaxDuration = 7 * 24 * time.Hour
 )
 
 const (
@@ -145,6 +180,7 @@ const (
 type job struct {
 	intended int64 // ns since engine.base
 	measured bool
+	waited   bool // it queued for a free connection
 }
 
 // engine is what Run shares with the loop and the progress reporter.
@@ -231,10 +267,18 @@ func newEngine(cfg Config) (*engine, error) {
 		return nil, fmt.Errorf("connections %d: must be positive", cfg.Connections)
 	case cfg.Connections < len(cfg.Targets):
 		return nil, fmt.Errorf("connections %d: need at least one per target (%d targets)", cfg.Connections, len(cfg.Targets))
+	case cfg.Connections > MaxConnections:
+		return nil, fmt.Errorf("connections %d: above the load engine's bound of %d", cfg.Connections, MaxConnections)
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("timeout %s: must be positive", cfg.Timeout)
+	case cfg.Timeout > MaxTimeout:
+		return nil, fmt.Errorf("timeout %s: above the load engine's bound of %s", cfg.Timeout, MaxTimeout)
 	case cfg.Warmup < 0:
 		return nil, fmt.Errorf("warmup %s: must not be negative", cfg.Warmup)
+	case cfg.Warmup > MaxDuration:
+		return nil, fmt.Errorf("warmup %s: above the load engine's bound of %s", cfg.Warmup, MaxDuration)
+	case cfg.Duration > MaxDuration:
+		return nil, fmt.Errorf("duration %s: above the load engine's bound of %s", cfg.Duration, MaxDuration)
 	}
 	sched, err := NewSchedule(cfg.Rate, cfg.Duration)
 	if err != nil {
@@ -248,7 +292,7 @@ func newEngine(cfg Config) (*engine, error) {
 		if r <= 0 {
 			r = MeanRate(sched)
 		}
-		if e.warm, err = NewSchedule(scenario.Rate{RPS: r}, cfg.Warmup); err != nil {
+		if e.warm, err = NewSchedule(Rate{RPS: r}, cfg.Warmup); err != nil {
 			return nil, err
 		}
 	}
@@ -289,11 +333,12 @@ func (e *engine) progress(stop <-chan struct{}) {
 // recorder is one loop's record of the measured window.
 type recorder struct {
 	resp, svc, late, dispatch *hdrhistogram.Histogram
-	requests, unsent          int64
+	requests, sent, unsent    int64
+	pending                   int64
 	lateCount                 int64
+	lateLoop, lateWait        int64
 	errors                    int64
-	connect, timeout          int64
-	serverErr, other          int64
+	byClass                   [numClasses]int64
 }
 
 func newRecorder() recorder {
@@ -303,31 +348,7 @@ func newRecorder() recorder {
 	}
 }
 
-func (r *recorder) fail(class string) {
+func (r *recorder) fail(c class) {
 	r.errors++
-	switch class {
-	case ClassConnect:
-		r.connect++
-	case ClassTimeout:
-		r.timeout++
-	case Class5xx:
-		r.serverErr++
-	default:
-		r.other++
-	}
-}
-
-func (r *recorder) merge(o *recorder) {
-	r.resp.Merge(o.resp)
-	r.svc.Merge(o.svc)
-	r.late.Merge(o.late)
-	r.dispatch.Merge(o.dispatch)
-	r.requests += o.requests
-	r.unsent += o.unsent
-	r.lateCount += o.lateCount
-	r.errors += o.errors
-	r.connect += o.connect
-	r.timeout += o.timeout
-	r.serverErr += o.serverErr
-	r.other += o.other
+	r.byClass[c]++
 }

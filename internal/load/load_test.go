@@ -8,7 +8,6 @@ import (
 
 	"github.com/meshbench/meshbench/internal/backend"
 	"github.com/meshbench/meshbench/internal/results"
-	"github.com/meshbench/meshbench/internal/scenario"
 	"github.com/meshbench/meshbench/internal/timer"
 )
 
@@ -28,7 +27,7 @@ func TestRateAccuracy(t *testing.T) {
 	b := startBackend(t, backend.Config{Payload: 1024})
 	res, err := Run(context.Background(), Config{
 		Targets:  []string{b.URL()},
-		Rate:     scenario.Rate{RPS: 500},
+		Rate:     Rate{RPS: 500},
 		Warmup:   time.Second,
 		Duration: 3 * time.Second,
 	})
@@ -50,13 +49,10 @@ func TestRateAccuracy(t *testing.T) {
 	if len(res.Timeline) != 3 {
 		t.Errorf("timeline has %d seconds, want 3", len(res.Timeline))
 	}
-	var p results.Path
-	if err := res.Fill(&p); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("achieved %.1f/s p50 %.3fms p99 %.3fms late %+v dispatch p50/p99/max %d/%d/%dns",
-		p.AchievedRate, p.LatencyMs.P50, p.LatencyMs.P99, p.Late,
-		res.Dispatch.ValueAtQuantile(50), res.Dispatch.ValueAtQuantile(99), res.Dispatch.Max())
+	p := results.Summarize(res.Response)
+	t.Logf("achieved %.1f/s p50 %.3fms p99 %.3fms late %d/%d/%d (all/loop/conn-wait) dispatch p50/p99/max %d/%d/%dns",
+		res.AchievedRate, p.P50, p.P99, res.Late.Count, res.Late.Loop, res.Late.ConnWait,
+		res.Late.Dispatch.ValueAtQuantile(50), res.Late.Dispatch.ValueAtQuantile(99), res.Late.Dispatch.Max())
 }
 
 // TestPrecision: with a 5 ms backend delay at 200 req/s, issue 2 asks for
@@ -74,7 +70,7 @@ func TestPrecision(t *testing.T) {
 	b := startBackend(t, backend.Config{Delay: 5 * time.Millisecond})
 	res, err := Run(context.Background(), Config{
 		Targets:  []string{b.URL()},
-		Rate:     scenario.Rate{RPS: 200},
+		Rate:     Rate{RPS: 200},
 		Warmup:   time.Second,
 		Duration: 3 * time.Second,
 	})
@@ -84,7 +80,7 @@ func TestPrecision(t *testing.T) {
 	p := results.Summarize(res.Response)
 	t.Logf("p50 %.3fms p90 %.3fms p99 %.3fms max %.3fms; service p50 %.3f; send lateness p50/p99 %d/%d ns; backend timer %+v",
 		p.P50, p.P90, p.P99, p.Max, results.Summarize(res.Service).P50,
-		res.Lateness.ValueAtQuantile(50), res.Lateness.ValueAtQuantile(99), timer.Default().Stats())
+		res.Late.All.ValueAtQuantile(50), res.Late.All.ValueAtQuantile(99), timer.Default().Stats())
 	if raceEnabled {
 		return
 	}

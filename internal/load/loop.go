@@ -331,6 +331,7 @@ func (l *loop) enqueue(j job, now int64) {
 		l.start(l.popFree(t), j, now)
 		return
 	}
+	j.waited = true
 	l.queue[t].push(j)
 }
 
@@ -370,7 +371,7 @@ func (l *loop) start(s *slot, j job, now int64) {
 func (l *loop) send(s *slot, now int64) {
 	if s.fd < 0 {
 		if err := l.dial(s); err != nil {
-			l.finish(s, now, ClassConnect)
+			l.finish(s, now, classConnect)
 			return
 		}
 		if s.connecting {
@@ -442,7 +443,7 @@ func (l *loop) onEvent(s *slot, ev uint32) {
 		if soerr, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {
 			l.closeFd(s)
 			if s.busy {
-				l.finish(s, now, ClassConnect)
+				l.finish(s, now, classConnect)
 			}
 			return
 		}
@@ -471,7 +472,7 @@ func (l *loop) read(s *slot) {
 			_, done, perr := s.p.feed(l.buf[:n])
 			if perr != nil {
 				l.closeFd(s)
-				l.finish(s, l.now(), ClassOther)
+				l.finish(s, l.now(), classOther)
 				return
 			}
 			if done {
@@ -514,26 +515,26 @@ func (l *loop) ioFailed(s *slot, now int64) {
 		l.send(s, now)
 		return
 	}
-	l.finish(s, now, ClassOther)
+	l.finish(s, now, classOther)
 }
 
 func (l *loop) complete(s *slot, now int64) {
 	s.uses++
-	class := ""
+	c := noError
 	switch st := s.p.status; {
 	case st >= 500:
-		class = Class5xx
+		c = class5xx
 	case st >= 400 || st < 200:
-		class = ClassOther
+		c = classOther
 	}
 	if !s.p.keepAlive {
 		l.closeFd(s)
 	}
-	l.finish(s, now, class)
+	l.finish(s, now, c)
 }
 
 // finish records a request that was sent and frees its connection.
-func (l *loop) finish(s *slot, end int64, class string) {
+func (l *loop) finish(s *slot, end int64, c class) {
 	j := s.j
 	s.busy = false
 	l.inflight--
@@ -543,6 +544,7 @@ func (l *loop) finish(s *slot, end int64, class string) {
 	}
 	e, r := l.e, &l.rec
 	r.requests++
+	r.sent++
 	e.sentMeas.Add(1)
 	lat := end - j.intended
 	record(r.resp, lat)
@@ -551,12 +553,17 @@ func (l *loop) finish(s *slot, end int64, class string) {
 	record(r.late, late)
 	if late > int64(e.cfg.LateThreshold) {
 		r.lateCount++
+		if j.waited {
+			r.lateWait++
+		} else {
+			r.lateLoop++
+		}
 	}
-	if class != "" {
-		r.fail(class)
+	if c != noError {
+		r.fail(c)
 		e.errsMeas.Add(1)
 	}
-	e.timeline.record(j.intended, lat, class != "")
+	e.timeline.record(j.intended, lat, c != noError)
 }
 
 // expire times out requests in flight past their deadline and requests
@@ -564,12 +571,12 @@ func (l *loop) finish(s *slot, end int64, class string) {
 func (l *loop) expire(now int64) {
 	for _, s := range l.slots {
 		if s.busy && now >= s.deadline {
-			class := ClassTimeout
+			c := classTimeout
 			if s.connecting {
-				class = ClassConnect
+				c = classConnect
 			}
 			l.closeFd(s)
-			l.finish(s, now, class)
+			l.finish(s, now, c)
 		}
 	}
 	for t := range l.queue {
@@ -584,7 +591,7 @@ func (l *loop) expire(now int64) {
 			r.requests++
 			l.e.sentMeas.Add(1)
 			record(r.resp, now-j.intended)
-			r.fail(ClassTimeout)
+			r.fail(classTimeout)
 			l.e.errsMeas.Add(1)
 			l.e.timeline.record(j.intended, now-j.intended, true)
 		}
@@ -599,6 +606,11 @@ func (l *loop) closeWindow(now int64) {
 	l.scheduling = false
 	l.end = max(min(now, e.winEnd), e.winStart)
 	e.phase.Store(PhaseDrain)
+	for _, s := range l.slots {
+		if s.busy && s.j.measured {
+			l.rec.pending++
+		}
+	}
 	for t := range l.queue {
 		q := &l.queue[t]
 		for q.len() > 0 {
