@@ -37,6 +37,15 @@ func newTarget(base string, r Request) (*target, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
+	raw, err := buildRequest(u, r)
+	if err != nil {
+		return nil, err
+	}
+	return &target{addr: addr, raw: raw, head: r.Method == http.MethodHead}, nil
+}
+
+// buildRequest checks r and writes it out whole, for the target u.
+func buildRequest(u *url.URL, r Request) ([]byte, error) {
 	method := r.Method
 	if method == "" {
 		method = http.MethodGet
@@ -57,39 +66,49 @@ func newTarget(base string, r Request) (*target, error) {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, u.Host)
-	keys := make([]string, 0, len(r.Header))
-	for k := range r.Header {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	hasUA := false
-	for _, k := range keys {
-		if !validToken(k) {
-			return nil, fmt.Errorf("request header name %q is not valid", k)
-		}
-		ck := http.CanonicalHeaderKey(k)
-		switch ck {
-		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
-			return nil, fmt.Errorf("request header %s is set by meshbench itself", ck)
-		case "User-Agent":
-			hasUA = true
-		}
-		for _, v := range r.Header[k] {
-			if strings.ContainsAny(v, "\r\n") {
-				return nil, fmt.Errorf("request header %s: value contains a line break", ck)
-			}
-			fmt.Fprintf(&b, "%s: %s\r\n", ck, v)
-		}
-	}
-	if !hasUA {
-		b.WriteString("User-Agent: meshbench\r\n")
+	if err := writeHeader(&b, r.Header); err != nil {
+		return nil, err
 	}
 	if len(r.Body) > 0 || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
 		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(r.Body))
 	}
 	b.WriteString("\r\n")
 	b.Write(r.Body)
-	return &target{addr: addr, raw: b.Bytes(), head: method == http.MethodHead}, nil
+	return b.Bytes(), nil
+}
+
+// writeHeader writes h's fields in a fixed order, refusing the ones that
+// frame the message (meshbench sets those itself) and values that would
+// break it; it adds a User-Agent unless h has one.
+func writeHeader(b *bytes.Buffer, h http.Header) error {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	hasUA := false
+	for _, k := range keys {
+		if !validToken(k) {
+			return fmt.Errorf("request header name %q is not valid", k)
+		}
+		ck := http.CanonicalHeaderKey(k)
+		switch ck {
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
+			return fmt.Errorf("request header %s is set by meshbench itself", ck)
+		case "User-Agent":
+			hasUA = true
+		}
+		for _, v := range h[k] {
+			if strings.ContainsAny(v, "\r\n") {
+				return fmt.Errorf("request header %s: value contains a line break", ck)
+			}
+			fmt.Fprintf(b, "%s: %s\r\n", ck, v)
+		}
+	}
+	if !hasUA {
+		b.WriteString("User-Agent: meshbench\r\n")
+	}
+	return nil
 }
 
 func validToken(s string) bool {

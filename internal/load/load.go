@@ -11,24 +11,17 @@
 // receive timestamp (SO_TIMESTAMPNS) rather than from when the loop read
 // it, so the loop's own wake-up delay is not in it; time spent waiting for
 // a connection or behind a stalled server is (no coordinated omission).
-// Service time runs from the actual send. Each loop records into its own HDR histograms, merged at the
-// end, so memory does not grow with the number of requests.
+// Service time runs from the actual send. The loop records into HDR
+// histograms, so memory does not grow with the number of requests.
 //
 // Why one loop and raw sockets rather than a worker goroutine per
 // connection: every goroutine hand-off that wakes another thread is a futex
 // and, on a VM, often an inter-processor interrupt, and the loop needs none
 // per request. It also sends from the goroutine that slept, so the send
-// time is not delayed by a hand-off. Measured at 2000 req/s on the 2-vCPU
-// VM this was built on (BenchmarkLoad2000): workers fed by a scheduler
-// goroutine cost 1.3–2.2 CPU s per 10k requests, the loop 1.0–1.5, fortio
-// 1.2; most of what remains is kernel time in the context switches of an
-// idle host. With the receive timestamps the loop need not wake for a
-// response when its next send is due within 2 ms: it reads the response
-// then, at no cost to accuracy, which leaves one wake-up per request at
-// high rates. Measured side by side, old and new loop alternating three
-// times at 2000 req/s: 0.64–0.69 CPU s per 10k against 0.71–0.86, and a
-// p50 14 µs lower (the wake-up that is no longer measured); fortio in the
-// same minutes 0.70–0.85.
+// time is not delayed by a hand-off. And because responses carry their
+// receive timestamps, the loop need not wake for a response when its next
+// send is due within 2 ms: it reads the response then, at no cost to
+// accuracy, which leaves one wake-up per request at high rates.
 //
 // What is recorded, and why:
 //   - Every request intended inside the measured window is exactly one of:
@@ -50,9 +43,9 @@
 //   - Lateness (actual send − intended) is recorded for every send;
 //     LateThreshold (1 ms by default) decides which ones count as late.
 //     It includes waiting for a free connection, since either way the
-//     request left later than the schedule meant. The loop's own lateness
-//     (how late it got round to a send that had a free connection) is kept
-//     apart in Result.Late (Loop, ConnWait, Dispatch), to tell the causes apart.
+//     request left later than the schedule meant. Result.Late tells the
+//     causes apart: the loop's own lag (Loop, Dispatch) and waits for a
+//     connection that slow responses held (ConnWait).
 package load
 
 import (
@@ -62,10 +55,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/HdrHistogram/hdrhistogram-go"
-
-	"github.com/meshbench/meshbench/internal/results"
 )
 
 // Request is what every request sends.
@@ -328,27 +317,4 @@ func (e *engine) progress(stop <-chan struct{}) {
 		}
 		e.cfg.Progress(p)
 	}
-}
-
-// recorder is one loop's record of the measured window.
-type recorder struct {
-	resp, svc, late, dispatch *hdrhistogram.Histogram
-	requests, sent, unsent    int64
-	pending                   int64
-	lateCount                 int64
-	lateLoop, lateWait        int64
-	errors                    int64
-	byClass                   [numClasses]int64
-}
-
-func newRecorder() recorder {
-	return recorder{
-		resp: results.NewHistogram(), svc: results.NewHistogram(),
-		late: results.NewHistogram(), dispatch: results.NewHistogram(),
-	}
-}
-
-func (r *recorder) fail(c class) {
-	r.errors++
-	r.byClass[c]++
 }
