@@ -12,23 +12,30 @@ import (
 // prebuilt request, read the response into its parser as epoll reports
 // bytes, and record the outcome.
 
-func resolve(addr string) (unix.Sockaddr, error) {
+// resolve looks addr up once, for every connection of the run.
+func resolve(addr string) (unix.Sockaddr, *net.TCPAddr, error) {
 	a, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("target %s: %w", addr, err)
 	}
 	if ip4 := a.IP.To4(); ip4 != nil {
 		sa := &unix.SockaddrInet4{Port: a.Port}
 		copy(sa.Addr[:], ip4)
-		return sa, nil
+		return sa, a, nil
 	}
 	sa := &unix.SockaddrInet6{Port: a.Port}
 	copy(sa.Addr[:], a.IP.To16())
-	return sa, nil
+	return sa, a, nil
 }
 
 // send writes the request, dialling first if the slot has no connection.
 func (l *loop) send(s *slot, now int64) {
+	if s.fd < 0 && l.e.targets[s.t].tls != nil {
+		if !s.connecting {
+			l.dialTLS(s) // the request goes out when the handshake is done
+		}
+		return
+	}
 	if s.fd < 0 {
 		if err := l.dial(s); err != nil {
 			l.finish(s, now, classConnect)
@@ -67,6 +74,11 @@ func (l *loop) dial(s *slot) error {
 }
 
 func (l *loop) closeConn(s *slot) {
+	if l.e.targets[s.t].tls != nil {
+		l.closeTLS(s)
+		s.connecting = false
+		return
+	}
 	if s.fd >= 0 {
 		unix.Close(s.fd) // closing removes it from the epoll set
 		s.fd = -1
@@ -75,6 +87,10 @@ func (l *loop) closeConn(s *slot) {
 }
 
 func (l *loop) write(s *slot, now int64) {
+	if s.tc != nil {
+		l.writeTLS(s, now)
+		return
+	}
 	raw := l.e.targets[s.t].raw
 	for s.wpos < len(raw) {
 		n, err := unix.Write(s.fd, raw[s.wpos:])
@@ -94,6 +110,15 @@ func (l *loop) write(s *slot, now int64) {
 // onEvent handles readiness of one connection.
 func (l *loop) onEvent(s *slot, ev uint32) {
 	now := l.now()
+	if s.tc != nil {
+		if s.busy && ev&unix.EPOLLOUT != 0 && len(s.sock.pending) > 0 {
+			l.flushTLS(s, now)
+		}
+		if s.fd >= 0 && ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			l.readTLS(s)
+		}
+		return
+	}
 	if s.connecting {
 		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
 			return
@@ -144,19 +169,24 @@ func (l *loop) read(s *slot) {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		// End of stream, or a reset.
-		now := l.now()
-		if !s.busy {
-			l.closeConn(s) // the server closed an idle connection
-			return
-		}
-		if err == nil && s.p.eof() {
-			l.complete(s, now)
-			return
-		}
-		l.ioFailed(s, now)
+		l.ended(s, err == nil)
 		return
 	}
+}
+
+// ended handles the end of a connection's byte stream: a clean end (eof)
+// or a reset.
+func (l *loop) ended(s *slot, eof bool) {
+	now := l.now()
+	if !s.busy {
+		l.closeConn(s) // the server closed an idle connection
+		return
+	}
+	if eof && s.p.eof() {
+		l.complete(s, now)
+		return
+	}
+	l.ioFailed(s, now)
 }
 
 // ioFailed handles a connection that broke under a request. A keep-alive

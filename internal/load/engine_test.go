@@ -78,7 +78,7 @@ func TestCoordinatedOmission(t *testing.T) {
 // tool does, and returns its latency quantiles.
 func closedLoop(t *testing.T, url string, d time.Duration) func(q float64) time.Duration {
 	t.Helper()
-	tg, err := newTarget(url, Request{})
+	tg, err := newTarget(url, Request{}, &Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	ok := Config{Targets: []string{"http://127.0.0.1:1"}, Rate: Rate{RPS: 1}, Duration: time.Second}
 	bad := map[string]func(*Config){
 		"no targets":     func(c *Config) { c.Targets = nil },
-		"https":          func(c *Config) { c.Targets = []string{"https://127.0.0.1:1"} },
+		"ftp":            func(c *Config) { c.Targets = []string{"ftp://127.0.0.1:1"} },
 		"zero rate":      func(c *Config) { c.Rate.RPS = 0 },
 		"zero duration":  func(c *Config) { c.Duration = 0 },
 		"negative conns": func(c *Config) { c.Connections = -1 },

@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,31 +18,48 @@ import (
 
 // target is one base URL with its request prebuilt.
 type target struct {
-	addr string // host:port to dial
-	raw  []byte // the whole request, head and body
-	head bool   // HEAD: the response has no body whatever it says
+	addr string      // host:port to dial
+	raw  []byte      // the whole request, head and body
+	head bool        // HEAD: the response has no body whatever it says
+	tls  *tls.Config // https: how to make the TLS connection; nil for http
 }
 
-func newTarget(base string, r Request) (*target, error) {
+// newTarget checks base, an http:// or https:// URL, and prepares r for it.
+func newTarget(base string, r Request, cfg *Config) (*target, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("target %q: %w", base, err)
 	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("target %q: only http:// URLs can be measured", base)
+	port := "80"
+	switch u.Scheme {
+	case "http":
+	case "https":
+		port = "443"
+	default:
+		return nil, fmt.Errorf("target %q: only http:// and https:// URLs can be measured", base)
 	}
 	if u.Host == "" {
 		return nil, fmt.Errorf("target %q: no host", base)
 	}
 	addr := u.Host
 	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
+		addr = net.JoinHostPort(u.Hostname(), port)
 	}
 	raw, err := buildRequest(u, r)
 	if err != nil {
 		return nil, err
 	}
-	return &target{addr: addr, raw: raw, head: r.Method == http.MethodHead}, nil
+	t := &target{addr: addr, raw: raw, head: r.Method == http.MethodHead}
+	if u.Scheme == "https" {
+		t.tls = &tls.Config{
+			ServerName:         u.Hostname(),
+			NextProtos:         []string{"http/1.1"}, // the loop speaks HTTP/1.1 only
+			MinVersion:         tls.VersionTLS12,
+			RootCAs:            cfg.RootCAs,
+			InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // asked for, for self-signed test endpoints
+		}
+	}
+	return t, nil
 }
 
 // buildRequest checks r and writes it out whole, for the target u.

@@ -50,6 +50,7 @@ package load
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"sync"
@@ -88,6 +89,15 @@ type Config struct {
 	OnMeasure func(start time.Time)
 	// Progress, if set, is called about every 250 ms from its own goroutine.
 	Progress func(Progress)
+
+	// RootCAs are the authorities trusted for https targets; nil means the
+	// host's trust store, which on Linux honours SSL_CERT_FILE and
+	// SSL_CERT_DIR.
+	RootCAs *x509.CertPool
+	// InsecureSkipVerify accepts any certificate from https targets, for
+	// test endpoints with self-signed certificates. The connection is
+	// still encrypted; the server is just not authenticated.
+	InsecureSkipVerify bool
 }
 
 // Phase names what the engine is doing, for progress lines.
@@ -286,7 +296,7 @@ func newEngine(cfg Config) (*engine, error) {
 		}
 	}
 	for _, t := range cfg.Targets {
-		tg, err := newTarget(t, cfg.Request)
+		tg, err := newTarget(t, cfg.Request, &cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -23,6 +23,9 @@ type loop struct {
 	cur  cursor
 	win  windowState
 	rec  recorder
+	// dials brings back the handshakes of https connections (tls.go).
+	dials   handoff
+	dialBuf []dialed
 }
 
 // cursor walks the schedules: the warm-up's, then the window's. Request k
@@ -45,18 +48,21 @@ type windowState struct {
 
 func newLoop(e *engine) (*loop, error) {
 	var addrs []unix.Sockaddr
+	var dialAddrs []string
 	for _, t := range e.targets {
-		sa, err := resolve(t.addr)
+		sa, a, err := resolve(t.addr)
 		if err != nil {
 			return nil, err
 		}
-		addrs = append(addrs, sa)
+		addrs, dialAddrs = append(addrs, sa), append(dialAddrs, a.String())
 	}
 	p, err := newPoller()
 	if err != nil {
 		return nil, err
 	}
-	return &loop{e: e, poll: p, rx: newReceiver(), pool: newPool(addrs, e.cfg.Connections)}, nil
+	l := &loop{e: e, poll: p, rx: newReceiver(), pool: newPool(addrs, e.cfg.Connections)}
+	l.pool.dialAddrs = dialAddrs
+	return l, nil
 }
 
 // wake interrupts the loop's wait; safe from any goroutine.
@@ -66,6 +72,7 @@ func (l *loop) close() {
 	for _, s := range l.pool.slots {
 		l.closeConn(s)
 	}
+	l.dials.close()
 	l.poll.close()
 }
 
@@ -102,6 +109,7 @@ func (l *loop) step(now int64) {
 	if !l.win.interrupted && e.cancelled.Load() {
 		l.cancel(now)
 	}
+	l.takeDials(now)
 	if !l.win.opened && now >= e.winStart && !l.win.interrupted {
 		l.win.opened = true
 		e.phase.Store(PhaseMeasure)

@@ -1,6 +1,8 @@
 package load
 
 import (
+	"crypto/tls"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -19,6 +21,14 @@ type slot struct {
 	wpos       int // bytes of the request written so far
 	retried    bool
 	p          respParser
+
+	// https targets only (tls.go): the connection, and while it is being
+	// dialled, how to abandon that; gen tells a handshake that finishes
+	// after its request gave up on it from the current one.
+	tc         *tls.Conn
+	sock       *tlsSock
+	cancelDial func()
+	gen        int
 }
 
 // fifo is a queue of requests waiting for a free connection.
@@ -47,12 +57,13 @@ func (q *fifo) pop() job {
 // one. Requests go round robin over the targets; each target has its own
 // free list and queue.
 type pool struct {
-	addrs    []unix.Sockaddr
-	slots    []*slot
-	free     [][]*slot // per target, used as a stack: hot connections first
-	queue    []fifo    // per target
-	inflight int       // busy slots
-	rr       int       // next target
+	addrs     []unix.Sockaddr // per target
+	dialAddrs []string        // the same, for net.Dial (https targets)
+	slots     []*slot
+	free      [][]*slot // per target, used as a stack: hot connections first
+	queue     []fifo    // per target
+	inflight  int       // busy slots
+	rr        int       // next target
 }
 
 func newPool(addrs []unix.Sockaddr, connections int) pool {

@@ -27,8 +27,16 @@ func newReceiver() receiver {
 // rather than with unix.Recvmsg, which allocates a message header on every
 // call.
 func (r *receiver) recv(fd int) (n int, rx int64, ok bool, err error) {
-	r.iov.Base = &r.buf[0]
-	r.iov.SetLen(len(r.buf))
+	return r.recvInto(fd, r.buf)
+}
+
+// recvInto is recv into b.
+func (r *receiver) recvInto(fd int, b []byte) (n int, rx int64, ok bool, err error) {
+	if len(b) == 0 {
+		return 0, 0, false, nil
+	}
+	r.iov.Base = &b[0]
+	r.iov.SetLen(len(b))
 	r.msg.Iov = &r.iov
 	r.msg.SetIovlen(1)
 	r.msg.Control = &r.oob[0]
