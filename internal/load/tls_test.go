@@ -30,7 +30,7 @@ func tlsServer(t *testing.T, body []byte, setup func(*http.Server)) (*httptest.S
 		}
 		w.Write(body)
 	}))
-	srv.EnableHTTP2 = true // offered; the engine must still get HTTP/1.1
+	srv.EnableHTTP2 = true                           // offered; the engine must still get HTTP/1.1
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
