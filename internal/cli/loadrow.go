@@ -53,8 +53,8 @@ func pathRow(p *results.Path, r *load.Result) error {
 
 // stallWarnings say which side held the load back: the load generator
 // itself (sends late with a free connection), or the target (sends late
-// because slow responses held every connection, requests that never got a
-// connection).
+// because slow responses held every connection, requests with no response
+// in time, requests that never got a connection).
 func stallWarnings(r *load.Result) []string {
 	var out []string
 	share := func(n int64) float64 { return 100 * float64(n) / float64(r.Sent) }
@@ -68,9 +68,14 @@ func stallWarnings(r *load.Result) []string {
 			"target too slow for the connections allowed: %.1f%% of sends left more than %s late because slow responses held every connection",
 			share(r.Late.ConnWait), r.Late.Threshold))
 	}
+	if stalled := r.ErrorsByClass[load.ClassTimeout] + r.ErrorsByClass[load.ClassUnfinished]; r.Requests > 0 && float64(stalled) > 0.01*float64(r.Requests) {
+		out = append(out, fmt.Sprintf(
+			"target stalled: %.1f%% of requests got no response (%d timed out, %d unfinished when the window closed or the run was cut)",
+			100*float64(stalled)/float64(r.Requests), r.ErrorsByClass[load.ClassTimeout], r.ErrorsByClass[load.ClassUnfinished]))
+	}
 	if r.Unsent > 0 {
 		out = append(out, fmt.Sprintf(
-			"%d requests were still waiting for a free connection when the window closed (counted as unsent, in the latency record)", r.Unsent))
+			"%d requests were still waiting for a free connection when the window closed (errors of class unfinished, in the latency record)", r.Unsent))
 	}
 	return out
 }

@@ -58,11 +58,14 @@ func TestStallWarnings(t *testing.T) {
 		mutate func(*load.Result)
 		want   []string
 	}{
-		"clean":          {func(*load.Result) {}, nil},
-		"few late":       {func(r *load.Result) { r.Late.Loop = 5 }, nil},
-		"loop lagged":    {func(r *load.Result) { r.Late.Loop = 50 }, []string{"load generator could not keep up: 5.0%"}},
-		"target slow":    {func(r *load.Result) { r.Late.ConnWait = 200 }, []string{"slow responses held every connection"}},
-		"never answered": {func(r *load.Result) { r.Unsent = 7 }, []string{"7 requests were still waiting"}},
+		"clean":       {func(*load.Result) {}, nil},
+		"few late":    {func(r *load.Result) { r.Late.Loop = 5 }, nil},
+		"loop lagged": {func(r *load.Result) { r.Late.Loop = 50 }, []string{"load generator could not keep up: 5.0%"}},
+		"target slow": {func(r *load.Result) { r.Late.ConnWait = 200 }, []string{"slow responses held every connection"}},
+		"never answered": {func(r *load.Result) {
+			r.Requests, r.Unsent = 1000, 7
+			r.ErrorsByClass = map[string]int64{load.ClassTimeout: 10, load.ClassUnfinished: 7}
+		}, []string{"target stalled: 1.7% of requests got no response (10 timed out, 7 unfinished", "7 requests were still waiting"}},
 	}
 	for name, c := range cases {
 		r := base

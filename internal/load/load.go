@@ -24,18 +24,25 @@
 // accuracy, which leaves one wake-up per request at high rates.
 //
 // What is recorded, and why:
-//   - Every request intended inside the measured window is exactly one of:
-//     sent (counted in Requests, successful or not) or Unsent (still waiting
-//     for a free connection when the window closed). Requests + Unsent is
-//     the schedule's count.
+//   - Every request intended inside the measured window is counted in
+//     Requests with exactly one outcome: a response (successful or not) or
+//     an error of one class. Requests is the schedule's count unless the
+//     run was interrupted. A run whose target never answers therefore
+//     shows errors, never "0 errors".
+//   - The error classes: connect (refused, unreachable, TLS handshake
+//     failed), timeout (no response within Timeout of the intended send),
+//     5xx, other (other statuses, broken connections, malformed responses)
+//     and unfinished (no outcome when the engine stopped waiting: still
+//     waiting for a free connection when the window closed, counted in
+//     Unsent too, or in flight when an interrupted run's drain ran out).
+//     Requests in flight when the window closes uninterrupted are waited
+//     for, up to their timeout.
 //   - Failed requests stay in the response-time histogram with the time
-//     until the failure was seen, and are counted by class (connect,
-//     timeout, 5xx, other). Keeping them in is the honest default: a proxy
-//     that fails fast must not look faster than one that answers. Their
-//     service time is recorded too when they were sent.
+//     until the failure was seen. Keeping them in is the honest default: a
+//     proxy that fails fast must not look faster than one that answers.
+//     Their service time is recorded too when they were sent.
 //   - Unsent requests enter the response-time histogram with the time from
-//     their intended send to the moment they were given up, which is at
-//     least window end − intended.
+//     their intended send to the window's end.
 //   - A request that waited for a connection longer than its timeout is
 //     not sent at all; it is a timeout error with its full wait as latency.
 //   - A connection the server closed while idle is reopened and the request
@@ -115,8 +122,9 @@ type Progress struct {
 	Phase   Phase
 	Elapsed time.Duration // since the phase started
 	Total   time.Duration // the phase's planned length
-	Sent    int64         // requests sent in the phase
+	Sent    int64         // requests of the phase with an outcome
 	Errors  int64         // errors in the phase
+	Waiting int64         // requests waiting for a free connection now
 }
 
 // Error classes, the keys of Result.ErrorsByClass.
@@ -125,6 +133,10 @@ const (
 	ClassTimeout = "timeout" // no response within Config.Timeout of the intended send
 	Class5xx     = "5xx"     // the server answered with a 5xx status
 	ClassOther   = "other"   // anything else: other statuses, broken connections, malformed responses
+	// ClassUnfinished: no outcome when the engine stopped waiting: still
+	// waiting for a connection when the window closed, or in flight when
+	// an interrupted run's drain ran out.
+	ClassUnfinished = "unfinished"
 )
 
 // class indexes the error classes inside the loop, where a string per
@@ -137,10 +149,11 @@ const (
 	classTimeout
 	class5xx
 	classOther
+	classUnfinished
 	numClasses
 )
 
-var classNames = [numClasses]string{"", ClassConnect, ClassTimeout, Class5xx, ClassOther}
+var classNames = [numClasses]string{"", ClassConnect, ClassTimeout, Class5xx, ClassOther, ClassUnfinished}
 
 // The engine's own bounds. Run refuses a Config beyond them, so that what it
 // allocates and the nanosecond arithmetic of its clock stay bounded whatever
@@ -151,7 +164,7 @@ var classNames = [numClasses]string{"", ClassConnect, ClassTimeout, Class5xx, Cl
 // once); the queue of requests waiting for a free connection, 16 bytes each,
 // at most rate × timeout of them (MaxRate × MaxTimeout: 96 MB when a target
 // holds every connection for a minute at the highest rate); the timeline,
-// at most MaxTimeline slices; and a fixed set of histograms.
+// at most MaxTimeline slices of about 27 KB; and a fixed set of histograms.
 const (
 	// MaxRate is the highest intended rate at any instant, requests/s.
 	MaxRate = 100_000
@@ -161,6 +174,9 @@ const (
 	MaxTimeout = time.Minute
 	// MaxDuration is the longest warm-up and the longest measured window.
 	MaxDuration = 7 * 24 * time.Hour
+	// MaxTimeline is the most slices Result.Timeline has: one per second
+	// up to this many seconds of window, longer slices beyond.
+	MaxTimeline = 300
 )
 
 const (
@@ -197,6 +213,7 @@ type engine struct {
 	sentWarm  atomic.Int64
 	sentMeas  atomic.Int64
 	errsMeas  atomic.Int64
+	waiting   atomic.Int64
 	cancelled atomic.Bool
 }
 
@@ -316,7 +333,7 @@ func (e *engine) progress(stop <-chan struct{}) {
 		}
 		ph := e.phase.Load().(Phase)
 		now := e.now()
-		p := Progress{Phase: ph}
+		p := Progress{Phase: ph, Waiting: e.waiting.Load()}
 		switch ph {
 		case PhaseWarmup:
 			p.Elapsed, p.Total, p.Sent = time.Duration(now), e.cfg.Warmup, e.sentWarm.Load()

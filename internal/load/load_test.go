@@ -34,8 +34,8 @@ func TestRateAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests+res.Unsent != 1500 {
-		t.Errorf("requests %d + unsent %d, want 1500 scheduled", res.Requests, res.Unsent)
+	if res.Requests != 1500 || res.Unsent != 0 {
+		t.Errorf("requests %d (unsent %d), want 1500 scheduled", res.Requests, res.Unsent)
 	}
 	if res.Errors != 0 {
 		t.Errorf("errors = %d (%v), want 0", res.Errors, res.ErrorsByClass)

@@ -26,6 +26,8 @@ type loop struct {
 	// dials brings back the handshakes of https connections (tls.go).
 	dials   handoff
 	dialBuf []dialed
+	// waiting is the queue length last published to Progress.
+	waiting int64
 }
 
 // cursor walks the schedules: the warm-up's, then the window's. Request k
@@ -131,6 +133,10 @@ func (l *loop) step(now int64) {
 	}
 	l.expire(now)
 	l.pump(now)
+	if q := int64(l.pool.queued); q != l.waiting {
+		l.waiting = q
+		e.waiting.Store(q)
+	}
 }
 
 // advance moves the schedule cursor to the next request, from the warm-up
@@ -151,7 +157,8 @@ func (l *loop) advance() {
 }
 
 // closeWindow ends the measured window: what still waits for a connection
-// is Unsent, recorded with the time it has waited so far.
+// is Unsent, an error of class unfinished, recorded with the time it has
+// waited so far.
 func (l *loop) closeWindow(now int64) {
 	e := l.e
 	l.win.closed = true
@@ -164,15 +171,18 @@ func (l *loop) closeWindow(now int64) {
 		}
 	}
 	for t := range l.pool.queue {
-		q := &l.pool.queue[t]
-		for q.len() > 0 {
-			j := q.pop()
+		for l.pool.queue[t].len() > 0 {
+			j := l.pool.pop(t)
 			if !j.measured {
 				continue
 			}
+			l.rec.requests++
 			l.rec.unsent++
+			l.rec.fail(classUnfinished)
+			e.sentMeas.Add(1)
+			e.errsMeas.Add(1)
 			record(l.rec.resp, now-j.intended)
-			e.timeline.record(j.intended, now-j.intended, false)
+			e.timeline.record(j.intended, now-j.intended, true)
 		}
 	}
 }

@@ -55,28 +55,62 @@ func (q *fifo) pop() job {
 
 // pool holds the connections of every target and the requests waiting for
 // one. Requests go round robin over the targets; each target has its own
-// free list and queue.
+// free list and queue, and its share of the connections allowed. A slot is
+// made only when a request finds no free one, so the pool holds as many
+// slots as requests were ever outstanding at once, not as many as allowed.
 type pool struct {
 	addrs     []unix.Sockaddr // per target
 	dialAddrs []string        // the same, for net.Dial (https targets)
-	slots     []*slot
-	free      [][]*slot // per target, used as a stack: hot connections first
-	queue     []fifo    // per target
-	inflight  int       // busy slots
-	rr        int       // next target
+	slots     []*slot         // every slot made so far; a slot's idx is its place here
+	free      [][]*slot       // per target, used as a stack: hot connections first
+	queue     []fifo          // per target
+	made      []int           // per target: slots made
+	limit     []int           // per target: slots allowed
+	inflight  int             // busy slots
+	queued    int             // requests in all queues
+	rr        int             // next target
 }
 
+// newPool splits connections evenly over the targets (the first ones get
+// one more when it does not divide).
 func newPool(addrs []unix.Sockaddr, connections int) pool {
 	nt := len(addrs)
-	p := pool{addrs: addrs, free: make([][]*slot, nt), queue: make([]fifo, nt)}
-	for i := 0; i < connections; i++ {
-		p.slots = append(p.slots, &slot{idx: i, t: i % nt, fd: -1})
-	}
-	for i := len(p.slots) - 1; i >= 0; i-- {
-		s := p.slots[i]
-		p.free[s.t] = append(p.free[s.t], s)
+	p := pool{addrs: addrs, free: make([][]*slot, nt), queue: make([]fifo, nt),
+		made: make([]int, nt), limit: make([]int, nt)}
+	for t := range p.limit {
+		p.limit[t] = connections / nt
+		if t < connections%nt {
+			p.limit[t]++
+		}
 	}
 	return p
+}
+
+// take returns a free slot of target t, making one if t is below its
+// share, or nil.
+func (p *pool) take(t int) *slot {
+	if f := p.free[t]; len(f) > 0 {
+		s := f[len(f)-1]
+		p.free[t] = f[:len(f)-1]
+		return s
+	}
+	if p.made[t] == p.limit[t] {
+		return nil
+	}
+	p.made[t]++
+	s := &slot{idx: len(p.slots), t: t, fd: -1}
+	p.slots = append(p.slots, s)
+	return s
+}
+
+func (p *pool) push(t int, j job) {
+	p.queue[t].push(j)
+	p.queued++
+}
+
+func (p *pool) pop(t int) job {
+	p.queued--
+	return p.queue[t].pop()
 }
 
 // next picks the target of the next request.
@@ -86,33 +120,32 @@ func (p *pool) next() int {
 	return t
 }
 
-func (p *pool) popFree(t int) *slot {
-	f := p.free[t]
-	s := f[len(f)-1]
-	p.free[t] = f[:len(f)-1]
-	return s
-}
-
 // enqueue hands j to a free connection of the next target, or queues it.
 func (l *loop) enqueue(j job, now int64) {
 	t := l.pool.next()
-	if l.pool.queue[t].len() == 0 && len(l.pool.free[t]) > 0 {
-		if j.measured {
-			record(l.rec.dispatch, now-j.intended)
+	if l.pool.queue[t].len() == 0 {
+		if s := l.pool.take(t); s != nil {
+			if j.measured {
+				record(l.rec.dispatch, now-j.intended)
+			}
+			l.start(s, j, now)
+			return
 		}
-		l.start(l.pool.popFree(t), j, now)
-		return
 	}
 	j.waited = true
-	l.pool.queue[t].push(j)
+	l.pool.push(t, j)
 }
 
 // pump starts queued requests on connections that came free.
 func (l *loop) pump(now int64) {
 	p := &l.pool
 	for t := range p.queue {
-		for p.queue[t].len() > 0 && len(p.free[t]) > 0 {
-			l.start(p.popFree(t), p.queue[t].pop(), now)
+		for p.queue[t].len() > 0 {
+			s := p.take(t)
+			if s == nil {
+				break
+			}
+			l.start(s, p.pop(t), now)
 		}
 	}
 }
@@ -172,7 +205,10 @@ func (l *loop) expire(now int64) {
 	for _, s := range l.pool.slots {
 		if s.busy && now >= s.deadline {
 			c := classTimeout
-			if s.connecting {
+			switch {
+			case s.deadline < s.j.intended+l.e.timeout:
+				c = classUnfinished // cut short by a cancel's drain
+			case s.connecting:
 				c = classConnect
 			}
 			l.closeConn(s)
@@ -182,7 +218,7 @@ func (l *loop) expire(now int64) {
 	for t := range l.pool.queue {
 		q := &l.pool.queue[t]
 		for q.len() > 0 && now >= q.peek().intended+l.e.timeout {
-			j := q.pop()
+			j := l.pool.pop(t)
 			if !j.measured {
 				continue
 			}

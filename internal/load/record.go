@@ -39,41 +39,43 @@ func record(h *hdrhistogram.Histogram, v int64) {
 	_ = h.RecordValue(min(max(v, 0), results.HistMax))
 }
 
-// timeline keeps one small histogram per second of the window, keyed by
-// intended send time. Two significant digits are plenty for a chart and
-// keep each second to a few tens of kilobytes.
+// timeline keeps one small histogram per slice of the window, keyed by
+// intended send time. Slices are a second long, or longer for windows of
+// more than MaxTimeline seconds, so that there are never more than
+// MaxTimeline of them; each is made when a request first falls in it. Two
+// significant digits are plenty for a chart and keep a slice to about
+// 27 KB.
 type timeline struct {
 	start int64 // window start, ns since base
+	width int64 // slice length, ns
 	mu    sync.Mutex
-	secs  []*second
+	secs  []*slice
 }
 
-type second struct {
+type slice struct {
 	h              *hdrhistogram.Histogram
 	requests, errs int64
 }
 
 func newTimeline(start int64, d time.Duration) *timeline {
-	n := int(math.Ceil(d.Seconds()))
-	return &timeline{start: start, secs: make([]*second, n)}
+	n := int64(math.Ceil(d.Seconds() / MaxTimeline))
+	return &timeline{start: start, width: max(n, 1) * int64(time.Second)}
 }
 
 func (t *timeline) record(intended, lat int64, failed bool) {
-	i := int((intended - t.start) / int64(time.Second))
+	i := int((intended - t.start) / t.width)
 	if i < 0 {
 		return
 	}
+	i = min(i, MaxTimeline-1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if i >= len(t.secs) {
-		i = len(t.secs) - 1
-		if i < 0 {
-			return
-		}
+	for len(t.secs) <= i {
+		t.secs = append(t.secs, nil)
 	}
 	s := t.secs[i]
 	if s == nil {
-		s = &second{h: hdrhistogram.New(results.HistMin, results.HistMax, 2)}
+		s = &slice{h: hdrhistogram.New(results.HistMin, results.HistMax, 2)}
 		t.secs[i] = s
 	}
 	s.requests++
@@ -83,15 +85,16 @@ func (t *timeline) record(intended, lat int64, failed bool) {
 	_ = s.h.RecordValue(min(max(lat, 0), results.HistMax))
 }
 
-// intervals returns the seconds the window actually covered.
+// intervals returns the slices the window actually covered.
 func (t *timeline) intervals(win time.Duration) []Interval {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := min(int(math.Ceil(win.Seconds())), len(t.secs))
+	n := min(int((int64(win)+t.width-1)/t.width), MaxTimeline)
 	out := make([]Interval, 0, n)
 	for i := 0; i < n; i++ {
-		iv := Interval{Start: time.Duration(i) * time.Second, Length: time.Second}
-		if s := t.secs[i]; s != nil {
+		iv := Interval{Start: time.Duration(int64(i) * t.width), Length: time.Duration(t.width)}
+		if i < len(t.secs) && t.secs[i] != nil {
+			s := t.secs[i]
 			iv.Requests, iv.Errors, iv.Response = s.requests, s.errs, s.h
 		}
 		out = append(out, iv)

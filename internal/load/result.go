@@ -19,18 +19,20 @@ type Result struct {
 	// per second of window.
 	TargetRate, AchievedRate, Throughput float64
 
-	// Requests counts the requests of the window that have an outcome: a
-	// response, an error, or (waiting for a connection past their timeout)
-	// given up. Sent counts those that left. Unsent still waited for a
-	// connection when the window closed; Requests + Unsent is what the
-	// schedule called for.
+	// Requests counts the requests intended inside the window, each with
+	// its outcome: a response, or an error of one of the classes. Without
+	// an interruption it is the schedule's count. Sent counts those that
+	// left. Unsent counts those still waiting for a free connection when
+	// the window closed (errors of class unfinished).
 	Requests, Sent, Unsent int64
 	// Errors counts failed requests; ErrorsByClass splits them by class
-	// (ClassConnect, ClassTimeout, Class5xx, ClassOther), every class present.
+	// (ClassConnect, ClassTimeout, Class5xx, ClassOther, ClassUnfinished),
+	// every class present.
 	Errors        int64
 	ErrorsByClass map[string]int64
 	// Pending counts requests in flight (sent, no response yet) when the
-	// window closed; the engine waited for their outcome after it.
+	// window closed; the engine waited for their outcome after it, up to
+	// their timeout (or, interrupted, up to the drain's bound).
 	Pending int64
 
 	Late Lateness
