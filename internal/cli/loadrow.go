@@ -70,12 +70,12 @@ func stallWarnings(r *load.Result) []string {
 	}
 	if stalled := r.ErrorsByClass[load.ClassTimeout] + r.ErrorsByClass[load.ClassUnfinished]; r.Requests > 0 && float64(stalled) > 0.01*float64(r.Requests) {
 		out = append(out, fmt.Sprintf(
-			"target stalled: %.1f%% of requests got no response (%d timed out, %d unfinished when the window closed or the run was cut)",
+			"target stalled: %.1f%% of requests got no response (%d timed out, %d unfinished when the run was interrupted)",
 			100*float64(stalled)/float64(r.Requests), r.ErrorsByClass[load.ClassTimeout], r.ErrorsByClass[load.ClassUnfinished]))
 	}
 	if r.Unsent > 0 {
 		out = append(out, fmt.Sprintf(
-			"%d requests were still waiting for a free connection when the window closed (errors of class unfinished, in the latency record)", r.Unsent))
+			"%d requests were still waiting for a free connection when the run was interrupted (errors of class unfinished, in the latency record)", r.Unsent))
 	}
 	return out
 }

@@ -29,20 +29,21 @@
 //     an error of one class. Requests is the schedule's count unless the
 //     run was interrupted. A run whose target never answers therefore
 //     shows errors, never "0 errors".
+//   - Requests of the window still in flight or waiting for a connection
+//     when it closes (Pending) are waited for, up to their timeout, so
+//     each gets its real outcome and latency.
 //   - The error classes: connect (refused, unreachable, TLS handshake
 //     failed), timeout (no response within Timeout of the intended send),
 //     5xx, other (other statuses, broken connections, malformed responses)
-//     and unfinished (no outcome when the engine stopped waiting: still
-//     waiting for a free connection when the window closed, counted in
-//     Unsent too, or in flight when an interrupted run's drain ran out).
-//     Requests in flight when the window closes uninterrupted are waited
-//     for, up to their timeout.
+//     and unfinished (an interrupted run stopped waiting: still waiting for
+//     a free connection, counted in Unsent too, or in flight when the
+//     drain ran out).
 //   - Failed requests stay in the response-time histogram with the time
 //     until the failure was seen. Keeping them in is the honest default: a
 //     proxy that fails fast must not look faster than one that answers.
 //     Their service time is recorded too when they were sent.
 //   - Unsent requests enter the response-time histogram with the time from
-//     their intended send to the window's end.
+//     their intended send to the interruption.
 //   - A request that waited for a connection longer than its timeout is
 //     not sent at all; it is a timeout error with its full wait as latency.
 //   - A connection the server closed while idle is reopened and the request
@@ -133,9 +134,8 @@ const (
 	ClassTimeout = "timeout" // no response within Config.Timeout of the intended send
 	Class5xx     = "5xx"     // the server answered with a 5xx status
 	ClassOther   = "other"   // anything else: other statuses, broken connections, malformed responses
-	// ClassUnfinished: no outcome when the engine stopped waiting: still
-	// waiting for a connection when the window closed, or in flight when
-	// an interrupted run's drain ran out.
+	// ClassUnfinished: no outcome when an interrupted run stopped waiting:
+	// still waiting for a connection, or in flight when the drain ran out.
 	ClassUnfinished = "unfinished"
 )
 

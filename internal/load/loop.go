@@ -81,7 +81,7 @@ func (l *loop) close() {
 func (l *loop) now() int64 { return int64(time.Since(l.e.base)) }
 
 // run is the loop itself; it returns when the window has closed and every
-// request in flight has finished or timed out.
+// request of it has its outcome.
 func (l *loop) run() *Result {
 	e := l.e
 	l.poll.setBase(l.now())
@@ -96,7 +96,7 @@ func (l *loop) run() *Result {
 	for {
 		now := l.now()
 		l.step(now)
-		if l.win.closed && l.pool.inflight == 0 {
+		if l.win.closed && l.pool.inflight == 0 && l.pool.queued == 0 {
 			break
 		}
 		l.wait(now)
@@ -156,9 +156,9 @@ func (l *loop) advance() {
 	c.nextAt = c.phaseStart + int64(off)
 }
 
-// closeWindow ends the measured window: what still waits for a connection
-// is Unsent, an error of class unfinished, recorded with the time it has
-// waited so far.
+// closeWindow ends the measured window. Requests of the window in flight
+// or waiting for a connection are pending: the loop goes on until each has
+// its outcome, a response or its timeout.
 func (l *loop) closeWindow(now int64) {
 	e := l.e
 	l.win.closed = true
@@ -169,6 +169,30 @@ func (l *loop) closeWindow(now int64) {
 		if s.busy && s.j.measured {
 			l.rec.pending++
 		}
+	}
+	for t := range l.pool.queue {
+		q := &l.pool.queue[t]
+		for i := q.head; i < len(q.buf); i++ {
+			if q.buf[i].measured {
+				l.rec.pending++
+			}
+		}
+	}
+}
+
+// cancel stops sending at once: requests waiting for a connection are
+// given up, Unsent, and requests in flight get a bounded time to finish.
+func (l *loop) cancel(now int64) {
+	e := l.e
+	l.win.interrupted = true
+	l.win.abortAt = now + int64(min(drainOnCancel, e.cfg.Timeout))
+	for _, s := range l.pool.slots {
+		if s.busy && s.deadline > l.win.abortAt {
+			s.deadline = l.win.abortAt
+		}
+	}
+	if !l.win.closed {
+		l.closeWindow(now)
 	}
 	for t := range l.pool.queue {
 		for l.pool.queue[t].len() > 0 {
@@ -184,20 +208,6 @@ func (l *loop) closeWindow(now int64) {
 			record(l.rec.resp, now-j.intended)
 			e.timeline.record(j.intended, now-j.intended, true)
 		}
-	}
-}
-
-// cancel stops sending at once and gives requests in flight a bounded time.
-func (l *loop) cancel(now int64) {
-	l.win.interrupted = true
-	l.win.abortAt = now + int64(min(drainOnCancel, l.e.cfg.Timeout))
-	for _, s := range l.pool.slots {
-		if s.busy && s.deadline > l.win.abortAt {
-			s.deadline = l.win.abortAt
-		}
-	}
-	if !l.win.closed {
-		l.closeWindow(now)
 	}
 }
 

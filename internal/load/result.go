@@ -23,16 +23,16 @@ type Result struct {
 	// its outcome: a response, or an error of one of the classes. Without
 	// an interruption it is the schedule's count. Sent counts those that
 	// left. Unsent counts those still waiting for a free connection when
-	// the window closed (errors of class unfinished).
+	// the run was interrupted (errors of class unfinished).
 	Requests, Sent, Unsent int64
 	// Errors counts failed requests; ErrorsByClass splits them by class
 	// (ClassConnect, ClassTimeout, Class5xx, ClassOther, ClassUnfinished),
 	// every class present.
 	Errors        int64
 	ErrorsByClass map[string]int64
-	// Pending counts requests in flight (sent, no response yet) when the
-	// window closed; the engine waited for their outcome after it, up to
-	// their timeout (or, interrupted, up to the drain's bound).
+	// Pending counts requests in flight or waiting for a connection when
+	// the window closed; the engine waited for their outcome after it, up
+	// to their timeout (interrupted, up to the drain's bound).
 	Pending int64
 
 	Late Lateness

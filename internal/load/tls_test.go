@@ -20,7 +20,7 @@ import (
 
 // tlsServer is an https server on 127.0.0.1 answering every request with
 // body; it counts the connections it accepted.
-func tlsServer(t *testing.T, body []byte, setup func(*http.Server)) (*httptest.Server, *atomic.Int64) {
+func tlsServer(t testing.TB, body []byte, setup func(*http.Server)) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,12 +107,18 @@ func TestTLSUntrusted(t *testing.T) {
 // response, or once they sit idle, makes the engine reconnect, without
 // errors.
 func TestTLSServerCloses(t *testing.T) {
-	for name, set := range map[string]func(*http.Server){
-		"no keep-alive": func(s *http.Server) { s.SetKeepAlivesEnabled(false) },
-		"idle timeout":  func(s *http.Server) { s.IdleTimeout = 5 * time.Millisecond },
+	for _, c := range []struct {
+		name  string
+		set   func(*http.Server)
+		conns int64 // at least
+	}{
+		{"no keep-alive", func(s *http.Server) { s.SetKeepAlivesEnabled(false) }, 25},
+		// How many idle closes land between requests depends on the host's
+		// timers; a busy host still makes several.
+		{"idle timeout", func(s *http.Server) { s.IdleTimeout = 5 * time.Millisecond }, 5},
 	} {
-		t.Run(name, func(t *testing.T) {
-			srv, conns := tlsServer(t, []byte("ok"), set)
+		t.Run(c.name, func(t *testing.T) {
+			srv, conns := tlsServer(t, []byte("ok"), c.set)
 			// 50/s: 20 ms between requests, four times the idle timeout.
 			res, err := Run(context.Background(), Config{
 				Targets: []string{srv.URL}, Rate: Rate{RPS: 50}, Duration: 500 * time.Millisecond,
@@ -121,9 +127,9 @@ func TestTLSServerCloses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Errors != 0 || res.Requests != 25 || conns.Load() < 20 {
-				t.Errorf("requests %d errors %v over %d connections; want 25, none, about one each",
-					res.Requests, res.ErrorsByClass, conns.Load())
+			if res.Errors != 0 || res.Requests != 25 || conns.Load() < c.conns {
+				t.Errorf("requests %d errors %v over %d connections; want 25, none, at least %d connections",
+					res.Requests, res.ErrorsByClass, conns.Load(), c.conns)
 			}
 		})
 	}
