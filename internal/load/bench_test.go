@@ -14,7 +14,6 @@ import (
 
 	"github.com/meshbench/meshbench/internal/backend"
 	"github.com/meshbench/meshbench/internal/results"
-	"github.com/meshbench/meshbench/internal/scenario"
 )
 
 // childBackendEnv makes the test binary a backend process (see TestMain),
@@ -68,30 +67,34 @@ func cpuTime() (user, sys time.Duration) {
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
-// BenchmarkLoad2000 is the CPU cost of the load generator: 2000 req/s for
-// 10 s (after 1 s of warm-up) against the backend in another process, in
-// CPU seconds per 10k requests (user+system, from getrusage), beside the
-// p50/p99 it measured. Run with -benchtime=1x; each iteration is one run.
+// BenchmarkLoad is the CPU cost of the load generator: by default 2000
+// req/s for 10 s (after 1 s of warm-up) against the backend in another
+// process, in CPU seconds per 10k requests (user+system, from getrusage,
+// warm-up requests included), beside the p50/p99 it measured and its late
+// sends. Run with -benchtime=1x; each iteration is one run.
 //
-//	go test -run '^$' -bench Load2000 -benchtime 1x ./internal/load
+//	go test -run '^$' -bench Load -benchtime 1x ./internal/load
 //
 // MESHBENCH_BENCH_URL measures against an existing endpoint instead (for
-// comparisons with peers.sh against the same server), and
-// MESHBENCH_BENCH_SECONDS shortens or lengthens the window.
-func BenchmarkLoad2000(b *testing.B) {
+// comparisons with peers.sh against the same server), MESHBENCH_BENCH_RATE
+// sets the rate and MESHBENCH_BENCH_SECONDS the window.
+func BenchmarkLoad(b *testing.B) {
 	url := os.Getenv("MESHBENCH_BENCH_URL")
 	if url == "" {
 		url = childBackend(b)
 	}
-	d := 10 * time.Second
+	d, rate := 10*time.Second, 2000.0
 	if s := os.Getenv("MESHBENCH_BENCH_SECONDS"); s != "" {
 		fmt.Sscan(s, &d)
 		d *= time.Second
 	}
+	if s := os.Getenv("MESHBENCH_BENCH_RATE"); s != "" {
+		fmt.Sscan(s, &rate)
+	}
 	for i := 0; i < b.N; i++ {
 		u0, s0 := cpuTime()
 		res, err := Run(context.Background(), Config{
-			Targets: []string{url}, Rate: scenario.Rate{RPS: 2000},
+			Targets: []string{url}, Rate: Rate{RPS: rate},
 			Warmup: time.Second, Duration: d,
 		})
 		if err != nil {
@@ -99,16 +102,17 @@ func BenchmarkLoad2000(b *testing.B) {
 		}
 		u1, s1 := cpuTime()
 		cpu := u1 - u0 + s1 - s0
-		// Warm-up requests cost CPU too: divide by everything sent.
-		sent := res.Requests + int64(2000*time.Second/time.Second)
+		sent := res.Sent + int64(rate) // the warm-up's second at the same rate
 		p := results.Summarize(res.Response)
 		b.ReportMetric(cpu.Seconds()/float64(sent)*1e4, "cpu-s/10k")
 		b.ReportMetric((s1-s0).Seconds()/float64(sent)*1e4, "sys-s/10k")
 		b.ReportMetric(p.P50, "p50-ms")
 		b.ReportMetric(p.P99, "p99-ms")
 		b.ReportMetric(res.AchievedRate, "req/s")
-		b.ReportMetric(float64(res.LateCount), "late-n")
-		b.ReportMetric(float64(res.Dispatch.ValueAtQuantile(99))/1e3, "dispatch-p99-µs")
+		b.ReportMetric(100*float64(res.Late.Count)/float64(max(res.Sent, 1)), "late-%")
+		b.ReportMetric(100*float64(res.Late.Loop)/float64(max(res.Sent, 1)), "loop-late-%")
+		b.ReportMetric(float64(res.Late.Dispatch.ValueAtQuantile(50))/1e3, "dispatch-p50-µs")
+		b.ReportMetric(float64(res.Late.Dispatch.ValueAtQuantile(99))/1e3, "dispatch-p99-µs")
 		if res.Errors > 0 {
 			b.Errorf("%d errors: %v", res.Errors, res.ErrorsByClass)
 		}

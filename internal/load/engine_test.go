@@ -5,17 +5,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"sort"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/meshbench/meshbench/internal/backend"
-	"github.com/meshbench/meshbench/internal/results"
-	"github.com/meshbench/meshbench/internal/scenario"
 	"github.com/meshbench/meshbench/internal/timer"
 )
 
@@ -43,36 +44,45 @@ func TestCoordinatedOmission(t *testing.T) {
 	}))
 	defer stall.Close()
 
-	res, err := Run(context.Background(), Config{
-		Targets:  []string{stall.URL},
-		Rate:     scenario.Rate{RPS: rate},
-		Warmup:   200 * time.Millisecond,
-		Duration: 3 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Errors != 0 || res.Unsent != 0 {
-		t.Fatalf("errors %d unsent %d, want none", res.Errors, res.Unsent)
-	}
 	expect := func(q float64) time.Duration { return S - time.Duration((1-q)*float64(P)) }
-	closed := closedLoop(t, stall.URL, 3*time.Second)
 	slack := 2 * time.Millisecond
 	if raceEnabled {
 		slack = 5 * time.Millisecond // everything runs several times slower
 	}
-	for _, q := range []float64{0.90, 0.99, 0.999} {
-		got := time.Duration(res.Response.ValueAtQuantile(q * 100))
-		want := expect(q)
-		t.Logf("p%g: measured %s, expected from the stall pattern %s, closed loop %s", q*100, got, want, closed(q))
-		// Below: the round trip only adds. Above: the server's wake-up at the
-		// end of a stall and the round trip, which stay well under 2 ms.
-		if got < want-500*time.Microsecond || got > want+slack {
-			t.Errorf("p%g = %s, want %s (−0.5 ms/+%s)", q*100, got, want, slack)
+	var p99 time.Duration
+	retryOnNoise(t, func() (fails []string) {
+		res, err := Run(context.Background(), Config{
+			Targets:  []string{stall.URL},
+			Rate:     Rate{RPS: rate},
+			Warmup:   200 * time.Millisecond,
+			Duration: 3 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if c := closed(0.99); 5*c > time.Duration(res.Response.ValueAtQuantile(99)) {
-		t.Errorf("closed loop p99 %s is not far below the open-model p99: the stall pattern did not bite", c)
+		if res.Errors != 0 || res.Unsent != 0 {
+			t.Fatalf("errors %d unsent %d, want none", res.Errors, res.Unsent)
+		}
+		p99 = time.Duration(res.Response.ValueAtQuantile(99))
+		for _, q := range []float64{0.90, 0.99, 0.999} {
+			got := time.Duration(res.Response.ValueAtQuantile(q * 100))
+			want := expect(q)
+			t.Logf("p%g: measured %s, expected from the stall pattern %s", q*100, got, want)
+			if q > 0.99 && !strictPrecision {
+				continue // 2 requests of 1500: one short stall of the host moves it
+			}
+			// Below: the round trip only adds. Above: the server's wake-up at the
+			// end of a stall and the round trip, which stay well under 2 ms.
+			if got < want-500*time.Microsecond || got > want+slack {
+				fails = append(fails, fmt.Sprintf("p%g = %s, want %s (−0.5 ms/+%s)", q*100, got, want, slack))
+			}
+		}
+		return fails
+	})
+	closed := closedLoop(t, stall.URL, 3*time.Second)
+	t.Logf("closed loop: p90 %s, p99 %s, p99.9 %s", closed(0.9), closed(0.99), closed(0.999))
+	if c := closed(0.99); 5*c > p99 {
+		t.Errorf("closed loop p99 %s is not far below the open-model p99 %s: the stall pattern did not bite", c, p99)
 	}
 }
 
@@ -80,7 +90,7 @@ func TestCoordinatedOmission(t *testing.T) {
 // tool does, and returns its latency quantiles.
 func closedLoop(t *testing.T, url string, d time.Duration) func(q float64) time.Duration {
 	t.Helper()
-	tg, err := newTarget(url, Request{})
+	tg, err := newTarget(url, Request{}, &Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +156,7 @@ func TestErrorClasses(t *testing.T) {
 
 	res, err := Run(context.Background(), Config{
 		Targets:     []string{refused, slow.URL, failing.URL(), garbage},
-		Rate:        scenario.Rate{RPS: 80},
+		Rate:        Rate{RPS: 80},
 		Duration:    time.Second,
 		Connections: 40,
 		Timeout:     150 * time.Millisecond,
@@ -172,8 +182,30 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
+// okServer answers "ok" to every request on c until it closes, allocating
+// nothing per request. Requests must be a head without a body.
+func okServer(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	for {
+		for {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			if len(line) <= 2 {
+				break // the blank line that ends the head
+			}
+		}
+		if _, err := c.Write(resp); err != nil {
+			return
+		}
+	}
+}
+
 // rawServer accepts connections and hands each to serve; it returns the base URL.
-func rawServer(t *testing.T, serve func(net.Conn)) string {
+func rawServer(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -192,19 +224,24 @@ func rawServer(t *testing.T, serve func(net.Conn)) string {
 	return "http://" + ln.Addr().String()
 }
 
-// TestCancelReturnsPartialResult cancels a 30 s run after half a second,
-// with requests in flight that would take 3 s, and expects a prompt,
-// consistent partial result.
+// TestCancelReturnsPartialResult cancels a 30 s run once 20 requests wait
+// for a connection, with 8 requests in flight that would take 3 s, and
+// expects a prompt, consistent partial result.
 func TestCancelReturnsPartialResult(t *testing.T) {
 	b := startBackend(t, backend.Config{Delay: 3 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(500*time.Millisecond, cancel)
+	defer cancel()
 	start := time.Now()
 	res, err := Run(ctx, Config{
 		Targets:     []string{b.URL()},
-		Rate:        scenario.Rate{RPS: 100},
+		Rate:        Rate{RPS: 100},
 		Duration:    30 * time.Second,
 		Connections: 8,
+		Progress: func(p Progress) {
+			if p.Phase == PhaseMeasure && p.Waiting >= 20 {
+				cancel()
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -212,32 +249,53 @@ func TestCancelReturnsPartialResult(t *testing.T) {
 	took := time.Since(start)
 	t.Logf("returned after %s: %d requests, %d unsent, errors %v, window %s",
 		took, res.Requests, res.Unsent, res.ErrorsByClass, res.Window())
-	// Liveness, not precision: the drain is bounded at 1 s.
-	if took > 5*time.Second {
-		t.Errorf("Run took %s after a cancel at 0.5s", took)
+	// Liveness, not precision: the drain is bounded at 1 s, the run at 30.
+	if took > 15*time.Second {
+		t.Errorf("Run took %s after a cancel", took)
 	}
 	if !res.Interrupted {
 		t.Error("Interrupted = false")
 	}
-	if w := res.Window(); w <= 0 || w > time.Second {
-		t.Errorf("window %s, want the 0.5 s before the cancel", w)
+	if w := res.Window(); w <= 0 || w >= 15*time.Second {
+		t.Errorf("window %s, want the part before the cancel", w)
 	}
-	// 8 connections held by 3 s requests: 8 were sent, the rest waited.
-	if res.Requests != 8 || res.ErrorsByClass[ClassTimeout] != 8 {
-		t.Errorf("requests %d, timeouts %d; want the 8 in flight, cut by the drain", res.Requests, res.ErrorsByClass[ClassTimeout])
+	// 8 connections held by 3 s requests: 8 were sent and cut by the drain,
+	// the rest waited and were given up; none has an outcome but unfinished.
+	if res.Sent != 8 || res.Unsent < 20 || res.Pending != res.Sent+res.Unsent {
+		t.Errorf("sent %d, pending %d, unsent %d; want 8, sent+unsent and at least 20", res.Sent, res.Pending, res.Unsent)
 	}
-	if res.Unsent < 20 {
-		t.Errorf("unsent %d, want the ~32 that waited for a connection", res.Unsent)
+	if res.Requests != res.Sent+res.Unsent || res.ErrorsByClass[ClassUnfinished] != res.Requests || res.Errors != res.Requests {
+		t.Errorf("requests %d, errors %d %v; want all %d unfinished", res.Requests, res.Errors, res.ErrorsByClass, res.Sent+res.Unsent)
 	}
-	if got := res.Response.TotalCount(); got != res.Requests+res.Unsent {
-		t.Errorf("latency record holds %d, want requests+unsent = %d", got, res.Requests+res.Unsent)
+	if got := res.Response.TotalCount(); got != res.Requests {
+		t.Errorf("latency record holds %d, want every request, %d", got, res.Requests)
 	}
-	var p results.Path
-	if err := res.Fill(&p); err != nil {
+}
+
+// TestNeverAnswers: a target that accepts connections and never answers
+// cannot give "0 errors", even with a window shorter than the timeout.
+func TestNeverAnswers(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	url := rawServer(t, func(c net.Conn) {
+		<-hold
+		c.Close()
+	})
+	res, err := Run(context.Background(), Config{
+		Targets: []string{url}, Rate: Rate{RPS: 100}, Duration: 300 * time.Millisecond,
+		Connections: 4, Timeout: time.Second,
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Warnings) == 0 {
-		t.Error("no warning about the unsent requests")
+	t.Logf("requests %d, sent %d, pending %d, unsent %d, errors %v", res.Requests, res.Sent, res.Pending, res.Unsent, res.ErrorsByClass)
+	// 30 requests, 4 in flight and 26 waiting for a connection when the
+	// window closed: all pending, all timed out after it.
+	if res.Requests != 30 || res.Errors != 30 || res.Pending != 30 || res.ErrorsByClass[ClassTimeout] != 30 || res.Unsent != 0 {
+		t.Errorf("want 30 requests, 30 pending at the window's end and timed out")
+	}
+	if res.Throughput != 0 {
+		t.Errorf("throughput %g, want 0", res.Throughput)
 	}
 }
 
@@ -248,32 +306,13 @@ func TestMemoryFlat(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own")
 	}
-	url := rawServer(t, func(c net.Conn) {
-		defer c.Close()
-		br := bufio.NewReader(c)
-		resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		for {
-			// Requests are a head without a body: read to the blank line.
-			for {
-				line, err := br.ReadSlice('\n')
-				if err != nil {
-					return
-				}
-				if len(line) <= 2 {
-					break
-				}
-			}
-			if _, err := c.Write(resp); err != nil {
-				return
-			}
-		}
-	})
+	url := rawServer(t, okServer)
 	mallocs := func(d time.Duration) (uint64, int64) {
 		runtime.GC()
 		var a, b runtime.MemStats
 		runtime.ReadMemStats(&a)
 		res, err := Run(context.Background(), Config{
-			Targets: []string{url}, Rate: scenario.Rate{RPS: 1000}, Duration: d, Connections: 8,
+			Targets: []string{url}, Rate: Rate{RPS: 1000}, Duration: d, Connections: 8,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -290,41 +329,11 @@ func TestMemoryFlat(t *testing.T) {
 	}
 }
 
-func TestFillSetsPathFields(t *testing.T) {
-	b := startBackend(t, backend.Config{ErrorRate: 0.5, Seed: 7})
-	res, err := Run(context.Background(), Config{
-		Targets: []string{b.URL()}, Rate: scenario.Rate{RPS: 200}, Duration: 500 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p results.Path
-	if err := res.Fill(&p); err != nil {
-		t.Fatal(err)
-	}
-	if p.Requests != 100 || p.TargetRate != 200 || p.Late.ThresholdMs != 1 {
-		t.Errorf("requests %d target %g threshold %g", p.Requests, p.TargetRate, p.Late.ThresholdMs)
-	}
-	if p.ErrorsByClass[Class5xx] != p.Errors || p.Errors < 30 || p.Errors > 70 {
-		t.Errorf("errors %d by class %v, want about half as 5xx", p.Errors, p.ErrorsByClass)
-	}
-	h, err := results.DecodeHistogram(p.Histogram)
-	if err != nil || h.TotalCount() != 100 {
-		t.Errorf("histogram round trip: %v, %v", h, err)
-	}
-	if p.LatencyMs.Count != 100 || p.ServiceTimeMs.Count != 100 || len(p.Timeline) != 1 || p.Timeline[0].Requests != 100 {
-		t.Errorf("latency %+v service %+v timeline %+v", p.LatencyMs, p.ServiceTimeMs, p.Timeline)
-	}
-	if p.Throughput >= p.AchievedRate {
-		t.Errorf("throughput %g counts failed requests (achieved %g)", p.Throughput, p.AchievedRate)
-	}
-}
-
 func TestRunRejectsBadConfig(t *testing.T) {
-	ok := Config{Targets: []string{"http://127.0.0.1:1"}, Rate: scenario.Rate{RPS: 1}, Duration: time.Second}
+	ok := Config{Targets: []string{"http://127.0.0.1:1"}, Rate: Rate{RPS: 1}, Duration: time.Second}
 	bad := map[string]func(*Config){
 		"no targets":     func(c *Config) { c.Targets = nil },
-		"https":          func(c *Config) { c.Targets = []string{"https://127.0.0.1:1"} },
+		"ftp":            func(c *Config) { c.Targets = []string{"ftp://127.0.0.1:1"} },
 		"zero rate":      func(c *Config) { c.Rate.RPS = 0 },
 		"zero duration":  func(c *Config) { c.Duration = 0 },
 		"negative conns": func(c *Config) { c.Connections = -1 },
@@ -336,6 +345,10 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"bad path":    func(c *Config) { c.Request.Path = "no-slash" },
 		"bad method":  func(c *Config) { c.Request.Method = "GE T" },
 		"host header": func(c *Config) { c.Request.Header = http.Header{"Host": {"x"}} },
+		"NaN rate":    func(c *Config) { c.Rate.RPS = math.NaN() },
+		"sine without period": func(c *Config) {
+			c.Rate = Rate{Shape: ShapeSine, RPS: 10, Amplitude: 5}
+		},
 	}
 	for name, mutate := range bad {
 		c := ok
@@ -344,10 +357,90 @@ func TestRunRejectsBadConfig(t *testing.T) {
 			t.Errorf("%s: Run accepted the config", name)
 		}
 	}
+	// The engine's own bounds, each named in its error.
+	bounds := map[string]struct {
+		mutate func(*Config)
+		bound  string
+	}{
+		"connections": {func(c *Config) { c.Connections = MaxConnections + 1 }, fmt.Sprint(MaxConnections)},
+		"timeout":     {func(c *Config) { c.Timeout = MaxTimeout + 1 }, MaxTimeout.String()},
+		"duration":    {func(c *Config) { c.Duration = MaxDuration + 1 }, MaxDuration.String()},
+		"warmup":      {func(c *Config) { c.Warmup = MaxDuration + 1 }, MaxDuration.String()},
+		"rate":        {func(c *Config) { c.Rate.RPS = MaxRate * 1.5 }, fmt.Sprint(MaxRate)},
+		"linear end":  {func(c *Config) { c.Rate = Rate{Shape: ShapeLinear, RPS: 1, End: MaxRate + 1} }, fmt.Sprint(MaxRate)},
+	}
+	for name, b := range bounds {
+		c := ok
+		b.mutate(&c)
+		_, err := Run(context.Background(), c)
+		if err == nil || !strings.Contains(err.Error(), b.bound) {
+			t.Errorf("%s: got %v, want an error naming the bound %s", name, err, b.bound)
+		}
+	}
+}
+
+// TestLazyConnections: allowing the most connections costs nothing until
+// requests need them. A run allowed MaxConnections against a fast server
+// opens a handful and allocates no more than the same run allowed 8.
+func TestLazyConnections(t *testing.T) {
+	var accepted atomic.Int64
+	url := rawServer(t, func(c net.Conn) {
+		accepted.Add(1)
+		okServer(c)
+	})
+	allocated := func(conns int) uint64 {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		res, err := Run(context.Background(), Config{
+			Targets: []string{url}, Rate: Rate{RPS: 200}, Duration: 300 * time.Millisecond, Connections: conns,
+		})
+		runtime.ReadMemStats(&b)
+		if err != nil || res.Errors != 0 {
+			t.Fatalf("%v, errors %v", err, res.ErrorsByClass)
+		}
+		return b.TotalAlloc - a.TotalAlloc
+	}
+	few := allocated(8)
+	accepted.Store(0)
+	all := allocated(MaxConnections)
+	t.Logf("allocated %d B allowed 8 connections, %d B allowed %d; %d connections opened", few, all, MaxConnections, accepted.Load())
+	if n := accepted.Load(); n > 8 {
+		t.Errorf("%d connections opened for 60 requests 5 ms apart", n)
+	}
+	if all > few+256<<10 {
+		t.Errorf("allowing %d connections allocated %d B more than allowing 8", MaxConnections, all-few)
+	}
+}
+
+// TestTimelineBounded: a window of any length has at most MaxTimeline
+// slices, made only where requests fell.
+func TestTimelineBounded(t *testing.T) {
+	for _, c := range []struct {
+		d     time.Duration
+		width time.Duration
+	}{
+		{10 * time.Second, time.Second},
+		{MaxTimeline * time.Second, time.Second},
+		{MaxTimeline*time.Second + 1, 2 * time.Second},
+		{MaxDuration, MaxDuration / MaxTimeline},
+	} {
+		tl := newTimeline(0, c.d)
+		tl.record(0, 1000, false)
+		tl.record(int64(c.d)-1, 2000, true)
+		ivs := tl.intervals(c.d)
+		if len(ivs) > MaxTimeline || ivs[0].Length != c.width || len(tl.secs) > MaxTimeline {
+			t.Errorf("%s: %d slices of %s, want at most %d of %s", c.d, len(ivs), ivs[0].Length, MaxTimeline, c.width)
+			continue
+		}
+		last := ivs[len(ivs)-1]
+		if ivs[0].Requests != 1 || last.Requests != 1 || last.Errors != 1 || last.Start+last.Length < c.d {
+			t.Errorf("%s: first %+v, last %+v", c.d, ivs[0], last)
+		}
+	}
 }
 
 func ExampleNewSchedule() {
-	s, _ := NewSchedule(scenario.Rate{Shape: "linear", RPS: 0, End: 100}, 2*time.Second)
+	s, _ := NewSchedule(Rate{Shape: "linear", RPS: 0, End: 100}, 2*time.Second)
 	for _, k := range []int64{0, 1, 4, 25, 99} {
 		off, _ := s.Offset(k)
 		fmt.Printf("request %d leaves at %s\n", k, off)

@@ -11,38 +11,39 @@
 // receive timestamp (SO_TIMESTAMPNS) rather than from when the loop read
 // it, so the loop's own wake-up delay is not in it; time spent waiting for
 // a connection or behind a stalled server is (no coordinated omission).
-// Service time runs from the actual send. Each loop records into its own HDR histograms, merged at the
-// end, so memory does not grow with the number of requests.
+// Service time runs from the actual send. The loop records into HDR
+// histograms, so memory does not grow with the number of requests.
 //
 // Why one loop and raw sockets rather than a worker goroutine per
 // connection: every goroutine hand-off that wakes another thread is a futex
 // and, on a VM, often an inter-processor interrupt, and the loop needs none
 // per request. It also sends from the goroutine that slept, so the send
-// time is not delayed by a hand-off. Measured at 2000 req/s on the 2-vCPU
-// VM this was built on (BenchmarkLoad2000): workers fed by a scheduler
-// goroutine cost 1.3–2.2 CPU s per 10k requests, the loop 1.0–1.5, fortio
-// 1.2; most of what remains is kernel time in the context switches of an
-// idle host. With the receive timestamps the loop need not wake for a
-// response when its next send is due within 2 ms: it reads the response
-// then, at no cost to accuracy, which leaves one wake-up per request at
-// high rates. Measured side by side, old and new loop alternating three
-// times at 2000 req/s: 0.64–0.69 CPU s per 10k against 0.71–0.86, and a
-// p50 14 µs lower (the wake-up that is no longer measured); fortio in the
-// same minutes 0.70–0.85.
+// time is not delayed by a hand-off. And because responses carry their
+// receive timestamps, the loop need not wake for a response when its next
+// send is due within 2 ms: it reads the response then, at no cost to
+// accuracy, which leaves one wake-up per request at high rates.
 //
 // What is recorded, and why:
-//   - Every request intended inside the measured window is exactly one of:
-//     sent (counted in Requests, successful or not) or Unsent (still waiting
-//     for a free connection when the window closed). Requests + Unsent is
-//     the schedule's count.
+//   - Every request intended inside the measured window is counted in
+//     Requests with exactly one outcome: a response (successful or not) or
+//     an error of one class. Requests is the schedule's count unless the
+//     run was interrupted. A run whose target never answers therefore
+//     shows errors, never "0 errors".
+//   - Requests of the window still in flight or waiting for a connection
+//     when it closes (Pending) are waited for, up to their timeout, so
+//     each gets its real outcome and latency.
+//   - The error classes: connect (refused, unreachable, TLS handshake
+//     failed), timeout (no response within Timeout of the intended send),
+//     5xx, other (other statuses, broken connections, malformed responses)
+//     and unfinished (an interrupted run stopped waiting: still waiting for
+//     a free connection, counted in Unsent too, or in flight when the
+//     drain ran out).
 //   - Failed requests stay in the response-time histogram with the time
-//     until the failure was seen, and are counted by class (connect,
-//     timeout, 5xx, other). Keeping them in is the honest default: a proxy
-//     that fails fast must not look faster than one that answers. Their
-//     service time is recorded too when they were sent.
+//     until the failure was seen. Keeping them in is the honest default: a
+//     proxy that fails fast must not look faster than one that answers.
+//     Their service time is recorded too when they were sent.
 //   - Unsent requests enter the response-time histogram with the time from
-//     their intended send to the moment they were given up, which is at
-//     least window end − intended.
+//     their intended send to the interruption.
 //   - A request that waited for a connection longer than its timeout is
 //     not sent at all; it is a timeout error with its full wait as latency.
 //   - A connection the server closed while idle is reopened and the request
@@ -50,23 +51,19 @@
 //   - Lateness (actual send − intended) is recorded for every send;
 //     LateThreshold (1 ms by default) decides which ones count as late.
 //     It includes waiting for a free connection, since either way the
-//     request left later than the schedule meant. The loop's own lateness
-//     (how late it got round to a send that had a free connection) is kept
-//     apart in Result.Dispatch, to tell the two causes apart.
+//     request left later than the schedule meant. Result.Late tells the
+//     causes apart: the loop's own lag (Loop, Dispatch) and waits for a
+//     connection that slow responses held (ConnWait).
 package load
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/HdrHistogram/hdrhistogram-go"
-
-	"github.com/meshbench/meshbench/internal/results"
-	"github.com/meshbench/meshbench/internal/scenario"
 )
 
 // Request is what every request sends.
@@ -83,7 +80,7 @@ type Config struct {
 	// robin over them, and the connections are split evenly among them.
 	Targets []string
 	Request Request
-	Rate    scenario.Rate
+	Rate    Rate
 	// Warmup is sent first at the starting rate and not recorded; Duration
 	// is the measured window that follows.
 	Warmup, Duration time.Duration
@@ -100,6 +97,15 @@ type Config struct {
 	OnMeasure func(start time.Time)
 	// Progress, if set, is called about every 250 ms from its own goroutine.
 	Progress func(Progress)
+
+	// RootCAs are the authorities trusted for https targets; nil means the
+	// host's trust store, which on Linux honours SSL_CERT_FILE and
+	// SSL_CERT_DIR.
+	RootCAs *x509.CertPool
+	// InsecureSkipVerify accepts any certificate from https targets, for
+	// test endpoints with self-signed certificates. The connection is
+	// still encrypted; the server is just not authenticated.
+	InsecureSkipVerify bool
 }
 
 // Phase names what the engine is doing, for progress lines.
@@ -117,16 +123,60 @@ type Progress struct {
 	Phase   Phase
 	Elapsed time.Duration // since the phase started
 	Total   time.Duration // the phase's planned length
-	Sent    int64         // requests sent in the phase
+	Sent    int64         // requests of the phase with an outcome
 	Errors  int64         // errors in the phase
+	Waiting int64         // requests waiting for a free connection now
 }
 
-// Error classes.
+// Error classes, the keys of Result.ErrorsByClass.
 const (
-	ClassConnect = "connect"
-	ClassTimeout = "timeout"
-	Class5xx     = "5xx"
-	ClassOther   = "other"
+	ClassConnect = "connect" // no connection: refused, unreachable, TLS handshake failed
+	ClassTimeout = "timeout" // no response within Config.Timeout of the intended send
+	Class5xx     = "5xx"     // the server answered with a 5xx status
+	ClassOther   = "other"   // anything else: other statuses, broken connections, malformed responses
+	// ClassUnfinished: no outcome when an interrupted run stopped waiting:
+	// still waiting for a connection, or in flight when the drain ran out.
+	ClassUnfinished = "unfinished"
+)
+
+// class indexes the error classes inside the loop, where a string per
+// failure would cost a comparison chain; 0 is success.
+type class uint8
+
+const (
+	noError class = iota
+	classConnect
+	classTimeout
+	class5xx
+	classOther
+	classUnfinished
+	numClasses
+)
+
+var classNames = [numClasses]string{"", ClassConnect, ClassTimeout, Class5xx, ClassOther, ClassUnfinished}
+
+// The engine's own bounds. Run refuses a Config beyond them, so that what it
+// allocates and the nanosecond arithmetic of its clock stay bounded whatever
+// the input; validation elsewhere can name them in its messages.
+//
+// What memory depends on: one connection slot per connection actually opened
+// (at most MaxConnections, and no more than the requests outstanding at
+// once); the queue of requests waiting for a free connection, 16 bytes each,
+// at most rate × timeout of them (MaxRate × MaxTimeout: 96 MB when a target
+// holds every connection for a minute at the highest rate); the timeline,
+// at most MaxTimeline slices of about 27 KB; and a fixed set of histograms.
+const (
+	// MaxRate is the highest intended rate at any instant, requests/s.
+	MaxRate = 100_000
+	// MaxConnections is the most connections one Run may open.
+	MaxConnections = 10_000
+	// MaxTimeout is the longest request timeout.
+	MaxTimeout = time.Minute
+	// MaxDuration is the longest warm-up and the longest measured window.
+	MaxDuration = 7 * 24 * time.Hour
+	// MaxTimeline is the most slices Result.Timeline has: one per second
+	// up to this many seconds of window, longer slices beyond.
+	MaxTimeline = 300
 )
 
 const (
@@ -145,6 +195,7 @@ const (
 type job struct {
 	intended int64 // ns since engine.base
 	measured bool
+	waited   bool // it queued for a free connection
 }
 
 // engine is what Run shares with the loop and the progress reporter.
@@ -162,6 +213,7 @@ type engine struct {
 	sentWarm  atomic.Int64
 	sentMeas  atomic.Int64
 	errsMeas  atomic.Int64
+	waiting   atomic.Int64
 	cancelled atomic.Bool
 }
 
@@ -231,10 +283,18 @@ func newEngine(cfg Config) (*engine, error) {
 		return nil, fmt.Errorf("connections %d: must be positive", cfg.Connections)
 	case cfg.Connections < len(cfg.Targets):
 		return nil, fmt.Errorf("connections %d: need at least one per target (%d targets)", cfg.Connections, len(cfg.Targets))
+	case cfg.Connections > MaxConnections:
+		return nil, fmt.Errorf("connections %d: above the load engine's bound of %d", cfg.Connections, MaxConnections)
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("timeout %s: must be positive", cfg.Timeout)
+	case cfg.Timeout > MaxTimeout:
+		return nil, fmt.Errorf("timeout %s: above the load engine's bound of %s", cfg.Timeout, MaxTimeout)
 	case cfg.Warmup < 0:
 		return nil, fmt.Errorf("warmup %s: must not be negative", cfg.Warmup)
+	case cfg.Warmup > MaxDuration:
+		return nil, fmt.Errorf("warmup %s: above the load engine's bound of %s", cfg.Warmup, MaxDuration)
+	case cfg.Duration > MaxDuration:
+		return nil, fmt.Errorf("duration %s: above the load engine's bound of %s", cfg.Duration, MaxDuration)
 	}
 	sched, err := NewSchedule(cfg.Rate, cfg.Duration)
 	if err != nil {
@@ -248,12 +308,12 @@ func newEngine(cfg Config) (*engine, error) {
 		if r <= 0 {
 			r = MeanRate(sched)
 		}
-		if e.warm, err = NewSchedule(scenario.Rate{RPS: r}, cfg.Warmup); err != nil {
+		if e.warm, err = NewSchedule(Rate{RPS: r}, cfg.Warmup); err != nil {
 			return nil, err
 		}
 	}
 	for _, t := range cfg.Targets {
-		tg, err := newTarget(t, cfg.Request)
+		tg, err := newTarget(t, cfg.Request, &cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +333,7 @@ func (e *engine) progress(stop <-chan struct{}) {
 		}
 		ph := e.phase.Load().(Phase)
 		now := e.now()
-		p := Progress{Phase: ph}
+		p := Progress{Phase: ph, Waiting: e.waiting.Load()}
 		switch ph {
 		case PhaseWarmup:
 			p.Elapsed, p.Total, p.Sent = time.Duration(now), e.cfg.Warmup, e.sentWarm.Load()
@@ -284,50 +344,4 @@ func (e *engine) progress(stop <-chan struct{}) {
 		}
 		e.cfg.Progress(p)
 	}
-}
-
-// recorder is one loop's record of the measured window.
-type recorder struct {
-	resp, svc, late, dispatch *hdrhistogram.Histogram
-	requests, unsent          int64
-	lateCount                 int64
-	errors                    int64
-	connect, timeout          int64
-	serverErr, other          int64
-}
-
-func newRecorder() recorder {
-	return recorder{
-		resp: results.NewHistogram(), svc: results.NewHistogram(),
-		late: results.NewHistogram(), dispatch: results.NewHistogram(),
-	}
-}
-
-func (r *recorder) fail(class string) {
-	r.errors++
-	switch class {
-	case ClassConnect:
-		r.connect++
-	case ClassTimeout:
-		r.timeout++
-	case Class5xx:
-		r.serverErr++
-	default:
-		r.other++
-	}
-}
-
-func (r *recorder) merge(o *recorder) {
-	r.resp.Merge(o.resp)
-	r.svc.Merge(o.svc)
-	r.late.Merge(o.late)
-	r.dispatch.Merge(o.dispatch)
-	r.requests += o.requests
-	r.unsent += o.unsent
-	r.lateCount += o.lateCount
-	r.errors += o.errors
-	r.connect += o.connect
-	r.timeout += o.timeout
-	r.serverErr += o.serverErr
-	r.other += o.other
 }

@@ -125,27 +125,7 @@ func (p *respParser) onLine(line []byte) error {
 		if len(line) == 0 {
 			return p.endHeaders()
 		}
-		i := bytes.IndexByte(line, ':')
-		if i <= 0 {
-			return errMalformed
-		}
-		name, val := line[:i], bytes.TrimSpace(line[i+1:])
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			n, ok := parseUint(val)
-			if !ok {
-				return errMalformed
-			}
-			p.length = n
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			p.chunked = len(val) >= 7 && bytes.EqualFold(val[len(val)-7:], []byte("chunked"))
-		case bytes.EqualFold(name, []byte("Connection")):
-			if bytes.EqualFold(val, []byte("close")) {
-				p.keepAlive = false
-			} else if bytes.EqualFold(val, []byte("keep-alive")) {
-				p.keepAlive = true
-			}
-		}
+		return p.onHeader(line)
 	case psChunkSize:
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
 			line = line[:i]
@@ -167,6 +147,32 @@ func (p *respParser) onLine(line []byte) error {
 	case psTrailers:
 		if len(line) == 0 {
 			p.state = psDone
+		}
+	}
+	return nil
+}
+
+// onHeader takes in the header fields that frame the response.
+func (p *respParser) onHeader(line []byte) error {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return errMalformed
+	}
+	name, val := line[:i], bytes.TrimSpace(line[i+1:])
+	switch {
+	case bytes.EqualFold(name, []byte("Content-Length")):
+		n, ok := parseUint(val)
+		if !ok {
+			return errMalformed
+		}
+		p.length = n
+	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+		p.chunked = len(val) >= 7 && bytes.EqualFold(val[len(val)-7:], []byte("chunked"))
+	case bytes.EqualFold(name, []byte("Connection")):
+		if bytes.EqualFold(val, []byte("close")) {
+			p.keepAlive = false
+		} else if bytes.EqualFold(val, []byte("keep-alive")) {
+			p.keepAlive = true
 		}
 	}
 	return nil

@@ -80,7 +80,7 @@ func TestTargetRequestBytes(t *testing.T) {
 	tg, err := newTarget("http://127.0.0.1:8080/api/", Request{
 		Method: "POST", Path: "/echo?x=1", Body: []byte("hi"),
 		Header: map[string][]string{"x-b": {"2"}, "X-A": {"1"}},
-	})
+	}, &Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +88,12 @@ func TestTargetRequestBytes(t *testing.T) {
 	if string(tg.raw) != want || tg.addr != "127.0.0.1:8080" {
 		t.Errorf("request bytes:\n%q\nwant\n%q (addr %s)", tg.raw, want, tg.addr)
 	}
-	tg, err = newTarget("http://localhost", Request{})
+	tg, err = newTarget("http://localhost", Request{}, &Config{})
 	if err != nil || tg.addr != "localhost:80" || !strings.HasPrefix(string(tg.raw), "GET / HTTP/1.1\r\nHost: localhost\r\n") {
 		t.Errorf("default port and path: %v %q %q", err, tg.addr, tg.raw)
+	}
+	tg, err = newTarget("https://example.test", Request{}, &Config{InsecureSkipVerify: true})
+	if err != nil || tg.addr != "example.test:443" || tg.tls == nil || tg.tls.ServerName != "example.test" || !tg.tls.InsecureSkipVerify {
+		t.Errorf("https: %v %q %+v", err, tg.addr, tg.tls)
 	}
 }

@@ -4,9 +4,63 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/meshbench/meshbench/internal/scenario"
 )
+
+// Shape names how a Rate varies over its window.
+type Shape string
+
+// The rate shapes; the empty Shape means ShapeConstant.
+const (
+	ShapeConstant Shape = "constant"
+	ShapeLinear   Shape = "linear"
+	ShapeSine     Shape = "sine"
+)
+
+// Rate is the load's intended rate over a window. Which fields count
+// depends on the shape:
+//   - constant: RPS requests/s throughout;
+//   - linear: from RPS at the window start to End at its end;
+//   - sine: RPS + Amplitude·sin(2πt/Period), starting at the mean and rising.
+type Rate struct {
+	Shape     Shape
+	RPS       float64
+	End       float64
+	Amplitude float64
+	Period    time.Duration
+}
+
+// Check reports whether r describes a rate NewSchedule can build, with an
+// error that names the offending field and value. It is what NewSchedule
+// checks, exported so that input validation can apply the same rule before
+// anything starts.
+func (r Rate) Check() error {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
+	switch r.Shape {
+	case "", ShapeConstant:
+		if bad(r.RPS) || r.RPS == 0 {
+			return fmt.Errorf("rate %g: must be a positive number of requests/s", r.RPS)
+		}
+	case ShapeLinear:
+		if bad(r.RPS) || bad(r.End) || (r.RPS == 0 && r.End == 0) {
+			return fmt.Errorf("linear rate %g→%g: both ends must be ≥ 0 and one > 0", r.RPS, r.End)
+		}
+	case ShapeSine:
+		switch {
+		case bad(r.RPS) || r.RPS == 0:
+			return fmt.Errorf("sine rate %g: the mean must be positive", r.RPS)
+		case bad(r.Amplitude) || r.Amplitude > r.RPS:
+			return fmt.Errorf("sine amplitude %g: must be between 0 and the mean rate %g", r.Amplitude, r.RPS)
+		case r.Period <= 0:
+			return fmt.Errorf("sine period %s: must be positive", r.Period)
+		}
+	default:
+		return fmt.Errorf("rate shape %q: want constant, linear or sine", r.Shape)
+	}
+	if peak := max(r.RPS+r.Amplitude, r.End); peak > MaxRate {
+		return fmt.Errorf("rate %g requests/s: above the load engine's bound of %g", peak, float64(MaxRate))
+	}
+	return nil
+}
 
 // Schedule fixes, before anything is sent, when each request of a window is
 // meant to leave. It is a pure function: the same k always gives the same
@@ -36,41 +90,20 @@ type Schedule interface {
 //   - linear:   the rate ramps from rps at 0 to end at d
 //   - sine:     rate(t) = rps + amplitude·sin(2πt/period), starting at the
 //     mean and rising (vegeta's MeanUp); amplitude may not exceed rps.
-func NewSchedule(r scenario.Rate, d time.Duration) (Schedule, error) {
+func NewSchedule(r Rate, d time.Duration) (Schedule, error) {
 	if d <= 0 {
 		return nil, fmt.Errorf("duration %s: must be positive", d)
 	}
-	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
-	switch r.Shape {
-	case "", "constant":
-		if bad(r.RPS) || r.RPS == 0 {
-			return nil, fmt.Errorf("rate %g: must be a positive number of requests/s", r.RPS)
-		}
-		return &constant{rps: r.RPS, d: d}, nil
-	case "linear":
-		if bad(r.RPS) || bad(r.End) || (r.RPS == 0 && r.End == 0) {
-			return nil, fmt.Errorf("linear rate %g→%g: both ends must be ≥ 0 and one > 0", r.RPS, r.End)
-		}
-		if r.RPS == r.End {
-			return &constant{rps: r.RPS, d: d}, nil
-		}
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Shape == ShapeLinear && r.RPS != r.End:
 		return &linear{a: r.RPS, b: r.End, d: d}, nil
-	case "sine":
-		p := r.Period.D()
-		switch {
-		case bad(r.RPS) || r.RPS == 0:
-			return nil, fmt.Errorf("sine rate %g: the mean must be positive", r.RPS)
-		case bad(r.Amplitude) || r.Amplitude > r.RPS:
-			return nil, fmt.Errorf("sine amplitude %g: must be between 0 and the mean rate %g", r.Amplitude, r.RPS)
-		case p <= 0:
-			return nil, fmt.Errorf("sine period %s: must be positive", p)
-		}
-		if r.Amplitude == 0 {
-			return &constant{rps: r.RPS, d: d}, nil
-		}
-		return &sine{m: r.RPS, a: r.Amplitude, p: p.Seconds(), d: d}, nil
+	case r.Shape == ShapeSine && r.Amplitude != 0:
+		return &sine{m: r.RPS, a: r.Amplitude, p: r.Period.Seconds(), d: d}, nil
 	default:
-		return nil, fmt.Errorf("rate shape %q: want constant, linear or sine", r.Shape)
+		return &constant{rps: r.RPS, d: d}, nil
 	}
 }
 

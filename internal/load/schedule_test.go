@@ -4,39 +4,37 @@ import (
 	"math"
 	"testing"
 	"time"
-
-	"github.com/meshbench/meshbench/internal/scenario"
 )
 
 func TestScheduleOffsets(t *testing.T) {
 	ms := time.Millisecond
 	tests := []struct {
 		name  string
-		rate  scenario.Rate
+		rate  Rate
 		d     time.Duration
 		count int64
 		// offsets of requests 0, 1, 2... that the shape fixes exactly
 		want map[int64]time.Duration
 	}{
-		{"constant 1000/s", scenario.Rate{RPS: 1000}, time.Second, 1000,
+		{"constant 1000/s", Rate{RPS: 1000}, time.Second, 1000,
 			map[int64]time.Duration{0: 0, 1: ms, 999: 999 * ms, 1000: -1}},
-		{"constant shape named", scenario.Rate{Shape: "constant", RPS: 3}, time.Second, 3,
+		{"constant shape named", Rate{Shape: "constant", RPS: 3}, time.Second, 3,
 			map[int64]time.Duration{1: 333333333, 2: 666666667, 3: -1}},
-		{"constant fractional count", scenario.Rate{RPS: 2.5}, time.Second, 3,
+		{"constant fractional count", Rate{RPS: 2.5}, time.Second, 3,
 			map[int64]time.Duration{2: 800 * ms, 3: -1}},
 		// 0→100/s over 2s: H(t) = 25t², so request k leaves at √(k/25).
-		{"linear from zero", scenario.Rate{Shape: "linear", RPS: 0, End: 100}, 2 * time.Second, 100,
+		{"linear from zero", Rate{Shape: "linear", RPS: 0, End: 100}, 2 * time.Second, 100,
 			map[int64]time.Duration{0: 0, 1: 200 * ms, 25: time.Second, 99: secs(math.Sqrt(99.0 / 25)), 100: -1}},
 		// 100→0/s over 2s: H(t) = 100t − 25t², H(2s) = 100.
-		{"linear down", scenario.Rate{Shape: "linear", RPS: 100, End: 0}, 2 * time.Second, 100,
+		{"linear down", Rate{Shape: "linear", RPS: 100, End: 0}, 2 * time.Second, 100,
 			map[int64]time.Duration{1: secs((100 - math.Sqrt(10000-100)) / 50), 75: time.Second}},
-		{"linear flat is constant", scenario.Rate{Shape: "linear", RPS: 10, End: 10}, time.Second, 10,
+		{"linear flat is constant", Rate{Shape: "linear", RPS: 10, End: 10}, time.Second, 10,
 			map[int64]time.Duration{5: 500 * ms}},
 		// Over whole periods a sine sends mean × duration requests; at a
 		// half period it is ahead by amplitude·period/π.
-		{"sine whole periods", scenario.Rate{Shape: "sine", RPS: 100, Amplitude: 50, Period: scenario.Duration(time.Second)}, 2 * time.Second, 200,
+		{"sine whole periods", Rate{Shape: "sine", RPS: 100, Amplitude: 50, Period: time.Second}, 2 * time.Second, 200,
 			map[int64]time.Duration{0: 0, 100: time.Second, 200: -1}},
-		{"sine no amplitude", scenario.Rate{Shape: "sine", RPS: 10, Period: scenario.Duration(time.Second)}, time.Second, 10,
+		{"sine no amplitude", Rate{Shape: "sine", RPS: 10, Period: time.Second}, time.Second, 10,
 			map[int64]time.Duration{3: 300 * ms}},
 	}
 	for _, tc := range tests {
@@ -67,12 +65,12 @@ func TestScheduleOffsets(t *testing.T) {
 // TestScheduleInvariants: for every shape, offsets increase, stay inside
 // the window, and Count is exactly the number of offsets.
 func TestScheduleInvariants(t *testing.T) {
-	rates := []scenario.Rate{
+	rates := []Rate{
 		{RPS: 777},
 		{Shape: "linear", RPS: 10, End: 500},
 		{Shape: "linear", RPS: 500, End: 1},
-		{Shape: "sine", RPS: 300, Amplitude: 300, Period: scenario.Duration(700 * time.Millisecond)},
-		{Shape: "sine", RPS: 50, Amplitude: 20, Period: scenario.Duration(3 * time.Second)},
+		{Shape: "sine", RPS: 300, Amplitude: 300, Period: 700 * time.Millisecond},
+		{Shape: "sine", RPS: 50, Amplitude: 20, Period: 3 * time.Second},
 	}
 	for _, r := range rates {
 		d := 2500 * time.Millisecond
@@ -108,17 +106,17 @@ func TestScheduleInvariants(t *testing.T) {
 
 func TestScheduleRejects(t *testing.T) {
 	bad := []struct {
-		r scenario.Rate
+		r Rate
 		d time.Duration
 	}{
-		{scenario.Rate{RPS: 0}, time.Second},
-		{scenario.Rate{RPS: -5}, time.Second},
-		{scenario.Rate{RPS: math.NaN()}, time.Second},
-		{scenario.Rate{RPS: 10}, 0},
-		{scenario.Rate{Shape: "linear"}, time.Second},
-		{scenario.Rate{Shape: "sine", RPS: 10, Amplitude: 11, Period: scenario.Duration(time.Second)}, time.Second},
-		{scenario.Rate{Shape: "sine", RPS: 10, Amplitude: 5}, time.Second},
-		{scenario.Rate{Shape: "square", RPS: 10}, time.Second},
+		{Rate{RPS: 0}, time.Second},
+		{Rate{RPS: -5}, time.Second},
+		{Rate{RPS: math.NaN()}, time.Second},
+		{Rate{RPS: 10}, 0},
+		{Rate{Shape: "linear"}, time.Second},
+		{Rate{Shape: "sine", RPS: 10, Amplitude: 11, Period: time.Second}, time.Second},
+		{Rate{Shape: "sine", RPS: 10, Amplitude: 5}, time.Second},
+		{Rate{Shape: "square", RPS: 10}, time.Second},
 	}
 	for _, b := range bad {
 		if _, err := NewSchedule(b.r, b.d); err == nil {

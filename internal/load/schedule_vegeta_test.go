@@ -6,8 +6,6 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
-
-	"github.com/meshbench/meshbench/internal/scenario"
 )
 
 // TestScheduleMatchesVegeta checks the schedules against vegeta's pacers,
@@ -25,13 +23,13 @@ func TestScheduleMatchesVegeta(t *testing.T) {
 	per := func(rps float64) vegeta.Rate { return vegeta.Rate{Freq: int(rps), Per: time.Second} }
 	cases := []struct {
 		name  string
-		rate  scenario.Rate
+		rate  Rate
 		pacer vegeta.Pacer
 	}{
-		{"constant", scenario.Rate{Shape: "constant", RPS: 1000}, vegeta.ConstantPacer{Freq: 1000, Per: time.Second}},
-		{"linear", scenario.Rate{Shape: "linear", RPS: 200, End: 3000},
+		{"constant", Rate{Shape: "constant", RPS: 1000}, vegeta.ConstantPacer{Freq: 1000, Per: time.Second}},
+		{"linear", Rate{Shape: "linear", RPS: 200, End: 3000},
 			vegeta.LinearPacer{StartAt: per(200), Slope: (3000 - 200) / d.Seconds()}},
-		{"sine", scenario.Rate{Shape: "sine", RPS: 500, Amplitude: 300, Period: scenario.Duration(4 * time.Second)},
+		{"sine", Rate{Shape: "sine", RPS: 500, Amplitude: 300, Period: 4 * time.Second},
 			vegeta.SinePacer{Period: 4 * time.Second, Mean: per(500), Amp: per(300), StartAt: vegeta.MeanUp}},
 	}
 	for _, c := range cases {

@@ -46,6 +46,18 @@ func TestLinkerdSettings(t *testing.T) {
 	}
 }
 
+// fillRow sets what this test reads of a result row from a load result.
+func fillRow(p *results.Path, r *load.Result) error {
+	p.Requests, p.Errors, p.ErrorsByClass = r.Requests, r.Errors, r.ErrorsByClass
+	p.LatencyMs = results.Summarize(r.Response)
+	for _, iv := range r.Timeline {
+		p.Timeline = append(p.Timeline, results.Interval{StartS: iv.Start.Seconds(), Requests: iv.Requests, Errors: iv.Errors})
+	}
+	var err error
+	p.Histogram, err = results.EncodeHistogram(r.Response)
+	return err
+}
+
 // windowErrorRate is the share of failed requests in the timeline from
 // second from on.
 func windowErrorRate(p *results.Path, from float64) (rate float64, n int64) {
@@ -84,7 +96,7 @@ func TestFailingReplica(t *testing.T) {
 		fault := make(chan struct{})
 		res, err := load.Run(context.Background(), load.Config{
 			Targets:  inst.Targets(),
-			Rate:     scenario.Rate{Shape: "constant", RPS: rate},
+			Rate:     load.Rate{Shape: load.ShapeConstant, RPS: rate},
 			Warmup:   500 * time.Millisecond,
 			Duration: window,
 			OnMeasure: func(time.Time) {
@@ -99,7 +111,7 @@ func TestFailingReplica(t *testing.T) {
 		<-fault
 		srvs[0].SetErrorRate(0)
 		p := results.Path{Name: kind, Kind: kind, Trial: 1}
-		if err := res.Fill(&p); err != nil {
+		if err := fillRow(&p, res); err != nil {
 			t.Fatal(err)
 		}
 		if p.Proxy, err = inst.Usage(context.Background()); err != nil {
@@ -176,7 +188,7 @@ func TestLinkerdMTLS(t *testing.T) {
 		rate = 300
 	}
 	res, err := load.Run(context.Background(), load.Config{
-		Targets: inst.Targets(), Rate: scenario.Rate{Shape: "constant", RPS: rate},
+		Targets: inst.Targets(), Rate: load.Rate{Shape: load.ShapeConstant, RPS: rate},
 		Warmup: 500 * time.Millisecond, Duration: 2 * time.Second,
 	})
 	if err != nil {

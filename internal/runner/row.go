@@ -41,7 +41,7 @@ func (rw *row) result(baseline string, full time.Duration) (*results.Path, error
 	w := rw.w
 	res := mergeLoad(rw.windows)
 	p := &results.Path{Name: w.Path.Name, Kind: w.Path.Kind, Trial: w.Round, Step: w.Step.Index, Order: w.Order, Baseline: w.Path.Name == baseline && baseline != ""}
-	if err := res.Fill(p); err != nil {
+	if err := pathRow(p, res); err != nil {
 		return nil, fmt.Errorf("path %s: %w", w.Path.Name, err)
 	}
 	var measuredS float64
@@ -55,7 +55,7 @@ func (rw *row) result(baseline string, full time.Duration) (*results.Path, error
 		p.Windows = append(p.Windows, results.Sample{
 			StartS:    round3(r.Start.Sub(res.Start).Seconds()),
 			DurationS: round3(r.Window().Seconds()),
-			Requests:  r.Requests, Errors: r.Errors, Late: r.LateCount,
+			Requests:  r.Requests, Errors: r.Errors, Late: r.Late.Count,
 			P50Ms: s.P50, P90Ms: s.P90, P99Ms: s.P99, P999Ms: s.P999,
 		})
 	}
@@ -87,23 +87,27 @@ func mergeLoad(ms []*measured) *load.Result {
 	out := &load.Result{
 		Start: first.Start, End: ms[len(ms)-1].load.End,
 		ErrorsByClass: map[string]int64{},
-		LateThreshold: first.LateThreshold,
-		Lateness:      results.NewHistogram(), Dispatch: results.NewHistogram(),
+		Late: load.Lateness{Threshold: first.Late.Threshold,
+			All: results.NewHistogram(), Dispatch: results.NewHistogram()},
 		Response: results.NewHistogram(), Service: results.NewHistogram(),
 	}
 	var secs, target float64
 	for _, m := range ms {
 		r := m.load
 		out.Requests += r.Requests
-		out.Errors += r.Errors
+		out.Sent += r.Sent
 		out.Unsent += r.Unsent
+		out.Pending += r.Pending
+		out.Errors += r.Errors
 		for k, v := range r.ErrorsByClass {
 			out.ErrorsByClass[k] += v
 		}
-		out.LateCount += r.LateCount
-		out.LateMax = max(out.LateMax, r.LateMax)
+		out.Late.Count += r.Late.Count
+		out.Late.Loop += r.Late.Loop
+		out.Late.ConnWait += r.Late.ConnWait
+		out.Late.Max = max(out.Late.Max, r.Late.Max)
 		for _, h := range [][2]*hdrhistogram.Histogram{
-			{out.Lateness, r.Lateness}, {out.Dispatch, r.Dispatch},
+			{out.Late.All, r.Late.All}, {out.Late.Dispatch, r.Late.Dispatch},
 			{out.Response, r.Response}, {out.Service, r.Service},
 		} {
 			if h[1] != nil {
@@ -113,15 +117,15 @@ func mergeLoad(ms []*measured) *load.Result {
 		d := r.Window().Seconds()
 		secs += d
 		target += r.TargetRate * d
-		off := r.Start.Sub(first.Start).Seconds()
+		off := r.Start.Sub(first.Start)
 		for _, iv := range r.Timeline {
-			iv.StartS = round3(iv.StartS + off)
+			iv.Start += off
 			out.Timeline = append(out.Timeline, iv)
 		}
 		out.Interrupted = out.Interrupted || r.Interrupted
 	}
 	if secs > 0 {
-		out.AchievedRate = float64(out.Requests) / secs
+		out.AchievedRate = float64(out.Sent) / secs
 		out.Throughput = float64(out.Requests-out.Errors) / secs
 		out.TargetRate = target / secs
 	}

@@ -39,7 +39,10 @@ func needBinary(t *testing.T, name string) {
 
 func TestRunDirect(t *testing.T) {
 	t.Parallel()
-	f, err := Run(context.Background(), NewPlan(shortScenario("direct")), Env{}, nil)
+	sc := shortScenario("direct")
+	sc.Duration = scenario.Duration(3 * time.Second)
+	sc.Window = scenario.Duration(500 * time.Millisecond)
+	f, err := Run(context.Background(), NewPlan(sc), Env{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +51,10 @@ func TestRunDirect(t *testing.T) {
 	}
 	p := f.Paths[0]
 	for _, p := range f.Paths {
-		if p.Errors != 0 || p.Requests < 280 || p.Requests > 320 {
-			t.Errorf("%s: %d requests (want about 300), %d errors %v", p.Name, p.Requests, p.Errors, p.ErrorsByClass)
+		if p.Errors != 0 || p.Requests < 580 || p.Requests > 620 {
+			t.Errorf("%s: %d requests (want about 600), %d errors %v", p.Name, p.Requests, p.Errors, p.ErrorsByClass)
 		}
-		if p.Proxy != nil || len(p.Windows) != 2 || p.HostStats == nil || p.HostStats.CPU == nil {
+		if p.Proxy != nil || len(p.Windows) != 6 || p.HostStats == nil || p.HostStats.CPU == nil {
 			t.Errorf("%s: proxy usage %v, %d windows, host stats %+v", p.Name, p.Proxy, len(p.Windows), p.HostStats)
 		}
 		var n int64
@@ -65,7 +68,7 @@ func TestRunDirect(t *testing.T) {
 	if !p.Baseline || p.OverheadMs != nil || f.Paths[1].OverheadMs == nil {
 		t.Errorf("baseline %v with overhead %v; A/A overhead %v", p.Baseline, p.OverheadMs, f.Paths[1].OverheadMs)
 	}
-	if len(f.Summary) != 2 || f.Summary[0].Verdict != results.VerdictBaseline || f.Summary[1].Pairs != 2 || f.NoiseFloorMs == nil {
+	if len(f.Summary) != 2 || f.Summary[0].Verdict != results.VerdictBaseline || f.Summary[1].Pairs != 6 || f.Summary[1].Confidence < 0.95 || f.NoiseFloorMs == nil {
 		t.Errorf("summary %+v, noise floor %+v", f.Summary, f.NoiseFloorMs)
 	}
 	if f.Schema != results.Schema || len(f.Scenario) == 0 || f.Host.Hostname == "" || len(f.Notes) == 0 {

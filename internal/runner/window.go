@@ -51,7 +51,7 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 	cfg := load.Config{
 		Targets:     inst.Targets(),
 		Request:     loadRequest(sc.Request),
-		Rate:        w.Step.Rate,
+		Rate:        loadRate(w.Step.Rate),
 		Warmup:      w.Warmup,
 		Duration:    w.Len,
 		Connections: sc.Connections,
@@ -153,6 +153,10 @@ func addUsage(acc, u *results.Proxy) *results.Proxy {
 		}
 	}
 	return acc
+}
+
+func loadRate(r scenario.Rate) load.Rate {
+	return load.Rate{Shape: load.Shape(r.Shape), RPS: r.RPS, End: r.End, Amplitude: r.Amplitude, Period: r.Period.D()}
 }
 
 func loadRequest(r scenario.Request) load.Request {

@@ -1,0 +1,80 @@
+package runner
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/load"
+	"github.com/meshbench/meshbench/internal/results"
+)
+
+// pathRow sets the fields of p that a load run knows: rates, counts,
+// lateness, latency and service-time percentiles, histograms, the timeline,
+// and warnings that say which side stalled when the figures cannot be
+// taken at face value.
+func pathRow(p *results.Path, r *load.Result) error {
+	p.TargetRate = round3(r.TargetRate)
+	p.AchievedRate = round3(r.AchievedRate)
+	p.Throughput = round3(r.Throughput)
+	p.DurationS = round3(r.Window().Seconds())
+	p.Requests, p.Errors, p.Unsent = r.Requests, r.Errors, r.Unsent
+	p.ErrorsByClass = make(map[string]int64, len(r.ErrorsByClass))
+	for k, v := range r.ErrorsByClass {
+		p.ErrorsByClass[k] = v
+	}
+	lateness := results.Summarize(r.Late.All)
+	p.Late = results.Late{
+		Count:       r.Late.Count,
+		MaxMs:       lateness.Max,
+		P99Ms:       lateness.P99,
+		ThresholdMs: float64(r.Late.Threshold) / float64(time.Millisecond),
+	}
+	p.LatencyMs = results.Summarize(r.Response)
+	p.ServiceTimeMs = results.Summarize(r.Service)
+	var err error
+	if p.Histogram, err = results.EncodeHistogram(r.Response); err != nil {
+		return err
+	}
+	if p.ServiceHistogram, err = results.EncodeHistogram(r.Service); err != nil {
+		return err
+	}
+	p.Timeline = make([]results.Interval, 0, len(r.Timeline))
+	for _, iv := range r.Timeline {
+		s := results.Summarize(iv.Response)
+		p.Timeline = append(p.Timeline, results.Interval{
+			StartS: iv.Start.Seconds(), Requests: iv.Requests, Errors: iv.Errors,
+			P50Ms: s.P50, P99Ms: s.P99, MaxMs: s.Max,
+		})
+	}
+	p.Warnings = append(p.Warnings, stallWarnings(r)...)
+	return nil
+}
+
+// stallWarnings say which side held the load back: the load generator
+// itself (sends late with a free connection), or the target (sends late
+// because slow responses held every connection, requests with no response
+// in time, requests that never got a connection).
+func stallWarnings(r *load.Result) []string {
+	var out []string
+	share := func(n int64) float64 { return 100 * float64(n) / float64(r.Sent) }
+	if r.Sent > 0 && float64(r.Late.Loop) > 0.01*float64(r.Sent) {
+		out = append(out, fmt.Sprintf(
+			"load generator could not keep up: %.1f%% of sends left more than %s late with a connection free (worst %s)",
+			share(r.Late.Loop), r.Late.Threshold, r.Late.Max.Round(time.Microsecond)))
+	}
+	if r.Sent > 0 && float64(r.Late.ConnWait) > 0.01*float64(r.Sent) {
+		out = append(out, fmt.Sprintf(
+			"target too slow for the connections allowed: %.1f%% of sends left more than %s late because slow responses held every connection",
+			share(r.Late.ConnWait), r.Late.Threshold))
+	}
+	if stalled := r.ErrorsByClass[load.ClassTimeout] + r.ErrorsByClass[load.ClassUnfinished]; r.Requests > 0 && float64(stalled) > 0.01*float64(r.Requests) {
+		out = append(out, fmt.Sprintf(
+			"target stalled: %.1f%% of requests got no response (%d timed out, %d unfinished when the run was interrupted)",
+			100*float64(stalled)/float64(r.Requests), r.ErrorsByClass[load.ClassTimeout], r.ErrorsByClass[load.ClassUnfinished]))
+	}
+	if r.Unsent > 0 {
+		out = append(out, fmt.Sprintf(
+			"%d requests were still waiting for a free connection when the run was interrupted (errors of class unfinished, in the latency record)", r.Unsent))
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package runner
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshbench/meshbench/internal/backend"
+	"github.com/meshbench/meshbench/internal/load"
+	"github.com/meshbench/meshbench/internal/results"
+)
+
+// TestPathRow runs real load against a backend failing half its requests
+// and checks the row built from it.
+func TestPathRow(t *testing.T) {
+	b, err := backend.Start(context.Background(), "127.0.0.1:0", backend.Config{ErrorRate: 0.5, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	res, err := load.Run(context.Background(), load.Config{
+		Targets: []string{b.URL()}, Rate: load.Rate{RPS: 200}, Duration: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p results.Path
+	if err := pathRow(&p, res); err != nil {
+		t.Fatal(err)
+	}
+	if p.Requests != 100 || p.TargetRate != 200 || p.Late.ThresholdMs != 1 {
+		t.Errorf("requests %d target %g threshold %g", p.Requests, p.TargetRate, p.Late.ThresholdMs)
+	}
+	if p.ErrorsByClass[load.Class5xx] != p.Errors || p.Errors < 30 || p.Errors > 70 {
+		t.Errorf("errors %d by class %v, want about half as 5xx", p.Errors, p.ErrorsByClass)
+	}
+	h, err := results.DecodeHistogram(p.Histogram)
+	if err != nil || h.TotalCount() != 100 {
+		t.Errorf("histogram round trip: %v, %v", h, err)
+	}
+	if p.LatencyMs.Count != 100 || p.ServiceTimeMs.Count != 100 || len(p.Timeline) != 1 || p.Timeline[0].Requests != 100 {
+		t.Errorf("latency %+v service %+v timeline %+v", p.LatencyMs, p.ServiceTimeMs, p.Timeline)
+	}
+	if p.Timeline[0].P50Ms <= 0 || p.Timeline[0].MaxMs < p.Timeline[0].P99Ms {
+		t.Errorf("timeline percentiles %+v", p.Timeline[0])
+	}
+	if p.Throughput >= p.AchievedRate {
+		t.Errorf("throughput %g counts failed requests (achieved %g)", p.Throughput, p.AchievedRate)
+	}
+}
+
+// TestStallWarnings: each cause of a stall gets its own warning, naming the
+// side that stalled.
+func TestStallWarnings(t *testing.T) {
+	base := load.Result{Sent: 1000, Late: load.Lateness{Threshold: time.Millisecond}}
+	cases := map[string]struct {
+		mutate func(*load.Result)
+		want   []string
+	}{
+		"clean":       {func(*load.Result) {}, nil},
+		"few late":    {func(r *load.Result) { r.Late.Loop = 5 }, nil},
+		"loop lagged": {func(r *load.Result) { r.Late.Loop = 50 }, []string{"load generator could not keep up: 5.0%"}},
+		"target slow": {func(r *load.Result) { r.Late.ConnWait = 200 }, []string{"slow responses held every connection"}},
+		"never answered": {func(r *load.Result) {
+			r.Requests, r.Unsent = 1000, 7
+			r.ErrorsByClass = map[string]int64{load.ClassTimeout: 10, load.ClassUnfinished: 7}
+		}, []string{"target stalled: 1.7% of requests got no response (10 timed out, 7 unfinished", "7 requests were still waiting"}},
+	}
+	for name, c := range cases {
+		r := base
+		c.mutate(&r)
+		got := stallWarnings(&r)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: warnings %q, want %d", name, got, len(c.want))
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%s: warning %q, want it to contain %q", name, got[i], w)
+			}
+		}
+	}
+}
