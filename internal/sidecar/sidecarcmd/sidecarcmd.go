@@ -121,22 +121,33 @@ func sidecarConfig(o sidecarOptions) (sidecar.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return sidecar.Config{}, errext.BadInputf("sidecar: %v", err)
 	}
+	if o.readyFile != "" {
+		// A directory that is not there is a wrong flag, said before
+		// anything listens; a write that fails later (a full disk) is a
+		// runtime failure, and stops the sidecar too.
+		if fi, err := os.Stat(filepath.Dir(o.readyFile)); err != nil || !fi.IsDir() {
+			return sidecar.Config{}, errext.BadInputf("--ready-file %q: %s is not a directory", o.readyFile, filepath.Dir(o.readyFile))
+		}
+	}
 	return cfg, nil
 }
 
 func runSidecar(ctx context.Context, stderr io.Writer, cfg sidecar.Config, o sidecarOptions) error {
 	tuneRuntime(o)
-	ready := func(a sidecar.Addrs) {
+	ready := func(a sidecar.Addrs) error {
+		// The ready file first: whoever waits for it must not be told
+		// the sidecar is up when it is about to stop.
+		if o.readyFile != "" {
+			if err := writeReadyFile(o.readyFile, a); err != nil {
+				return fmt.Errorf("cannot write the ready file: %w", err)
+			}
+		}
 		fmt.Fprintf(stderr, "sidecar %s listening on %s, upstreams %s", cfg.Mode, a.Listen, strings.Join(cfg.Upstreams, ","))
 		if a.Admin != "" {
 			fmt.Fprintf(stderr, ", admin %s", a.Admin)
 		}
 		fmt.Fprintln(stderr)
-		if o.readyFile != "" {
-			if err := writeReadyFile(o.readyFile, a); err != nil {
-				fmt.Fprintf(stderr, "sidecar: ready file: %v\n", err)
-			}
-		}
+		return nil
 	}
 	return sidecar.Run(ctx, cfg, stderr, ready)
 }

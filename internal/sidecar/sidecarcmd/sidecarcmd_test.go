@@ -22,6 +22,8 @@ func TestMainBadInput(t *testing.T) {
 		{[]string{"--bogus"}, "unknown flag"},
 		{[]string{"--mode", "sideways", "--upstream", "127.0.0.1:1"}, `--mode "sideways"`},
 		{[]string{"--upstream", "127.0.0.1:1", "--procs", "0"}, "--procs"},
+		{[]string{"--upstream", "127.0.0.1:1", "--ready-file", "/nonexistent-meshbench-dir/ready.json"}, "--ready-file"},
+		{[]string{"--upstream", "127.0.0.1:1", "--max-pending", "0"}, "max_pending"},
 	} {
 		var out, errb bytes.Buffer
 		if code := Main(context.Background(), c.args, &out, &errb); code != 2 {
@@ -75,5 +77,31 @@ func TestMainServes(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the sidecar did not stop when its context ended")
+	}
+}
+
+// TestMainReadyFileFails: a ready file that cannot be written stops the
+// sidecar with exit 1 and one line, rather than leave it running unseen.
+func TestMainReadyFileFails(t *testing.T) {
+	t.Parallel()
+	// A non-empty directory where the file should go: the directory above
+	// it exists, so the flag passes, and the rename onto it fails.
+	ready := filepath.Join(t.TempDir(), "ready.json")
+	if err := os.MkdirAll(filepath.Join(ready, "occupied"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(context.Background(), []string{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--ready-file", ready}, &bytes.Buffer{}, &errb)
+	}()
+	select {
+	case code := <-done:
+		lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+		if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "ready file") {
+			t.Errorf("exit %d, stderr %q; want 1 and one line about the ready file", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sidecar kept running without its ready file")
 	}
 }
