@@ -136,6 +136,15 @@ type Config struct {
 	// budget.
 	MaxConnections, MaxPending int
 
+	// AddedDelay holds each upstream response this long before the
+	// sidecar forwards it: a hop whose added latency is known, to check
+	// the overhead and intervals meshbench reports (0: none). A test and
+	// calibration knob, not a Linkerd behaviour. The wait is internal/timer's,
+	// exact to a few microseconds; it spins for its last tens of
+	// microseconds, so each delayed response costs that much CPU, and with
+	// one P it holds up other requests for as long.
+	AddedDelay time.Duration
+
 	// TLS, when its files are set, secures the mesh hop: an outbound
 	// sidecar dials its upstreams with mutual TLS 1.3 and HTTP/2, an inbound
 	// sidecar accepts only that.
@@ -458,6 +467,8 @@ var settings = []setting{
 		func(c *Config) *int { return &c.MaxConnections }, 1, 1000000),
 	intSetting("max_pending", "requests in the sidecar at once; more are answered 503 at once",
 		func(c *Config) *int { return &c.MaxPending }, 1, 1000000),
+	durSetting("added_delay", "hold each upstream response this long before forwarding it, to calibrate overhead (0: none)",
+		func(c *Config) *time.Duration { return &c.AddedDelay }, 0, time.Second),
 }
 
 // crossCheck holds the rules that tie two settings together.

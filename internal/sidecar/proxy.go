@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meshbench/meshbench/internal/timer"
 )
 
 // Headers the sidecar speaks, as linkerd2-proxy names them.
@@ -56,6 +58,10 @@ type Proxy struct {
 	maxRetries, maxBody     int
 	decay                   float64
 	maxPending              int64
+	// addedDelay and delay: the calibration delay (Config.AddedDelay) and
+	// the timer that keeps it; nil when there is none.
+	addedDelay time.Duration
+	delay      *timer.Timer
 
 	// now is the proxy's clock in ns (monotonic); injected for tests.
 	now func() int64
@@ -113,6 +119,9 @@ func newProxy(cfg Config, d deps) *Proxy {
 	}
 	if p.meshHop {
 		p.scheme = "https"
+	}
+	if cfg.AddedDelay > 0 {
+		p.addedDelay, p.delay = cfg.AddedDelay, timer.Default()
 	}
 	if p.attemptTimeout >= p.timeout {
 		p.attemptTimeout = 0
@@ -301,6 +310,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 			acancel()
 			ep.outstanding.Add(-1)
 			return p.fail(w, http.StatusBadRequest, errBadBody)
+		}
+		if p.delay != nil {
+			// After the latency estimate took its sample: the delay is
+			// the sidecar's, not the endpoint's.
+			p.delay.Sleep(p.addedDelay)
 		}
 		status := p.copyResponse(w, resp)
 		acancel()
