@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -46,33 +48,59 @@ func (w *nullWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *nullWriter) WriteHeader(int)             {}
 
 // BenchmarkServeHTTP is the proxy's own request path (balancer, accrual,
-// budget, timeouts, header handling, body copy) without sockets: its
-// allocs/op are what the sidecar adds to net/http's.
+// budget, timeouts, header handling, body copy) without sockets, for each
+// role a sidecar plays: its allocs/op are what the sidecar adds to
+// net/http's. "outbound-mesh" also tags the request for the HTTP/2 hop,
+// "inbound" takes the tag off again.
 func BenchmarkServeHTTP(b *testing.B) {
-	cfg := Default(Outbound)
-	cfg.Upstreams = []string{"a:80", "b:80", "c:80"}
-	body := &rewind{b: []byte(strings.Repeat("x", 1024))}
-	rt := &cannedRT{body: body, resp: &http.Response{
-		StatusCode: 200, ProtoMajor: 1, ProtoMinor: 1, ContentLength: 1024, Body: body,
-		Header: http.Header{"Content-Type": {"application/octet-stream"}, "Content-Length": {"1024"}},
-	}}
-	base := time.Now()
-	p := newProxy(cfg, deps{
-		now: func() int64 { return int64(time.Since(base)) }, intn: rand.IntN, float: rand.Float64, rt: rt,
-	})
-	r := httptest.NewRequest("GET", "/", nil)
-	w := &nullWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		p.ServeHTTP(w, r)
+	for _, c := range []struct {
+		name string
+		mod  func(*Config)
+		hdr  http.Header
+	}{
+		{"outbound", nil, nil},
+		{"outbound-mesh", func(c *Config) { c.TLS = TLSFiles{Cert: "c", Key: "k", CA: "ca"} }, nil},
+		{"inbound", func(c *Config) { *c = Default(Inbound); c.Upstreams = []string{"app:80"} },
+			http.Header{OrigProtoHeader: {"HTTP/1.1"}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := Default(Outbound)
+			cfg.Upstreams = []string{"a:80", "b:80", "c:80"}
+			if c.mod != nil {
+				c.mod(&cfg)
+			}
+			body := &rewind{b: []byte(strings.Repeat("x", 1024))}
+			rt := &cannedRT{body: body, resp: &http.Response{
+				StatusCode: 200, ProtoMajor: 1, ProtoMinor: 1, ContentLength: 1024, Body: body,
+				Header: http.Header{"Content-Type": {"application/octet-stream"}, "Content-Length": {"1024"}},
+			}}
+			base := time.Now()
+			p := newProxy(cfg, deps{
+				now: func() int64 { return int64(time.Since(base)) }, intn: rand.IntN, float: rand.Float64, rt: rt,
+			})
+			r := httptest.NewRequest("GET", "/", nil)
+			w := &nullWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				clear(r.Header)
+				for k, v := range c.hdr {
+					r.Header[k] = v
+				}
+				p.ServeHTTP(w, r)
+			}
+		})
 	}
 }
 
-// BenchmarkHop: one request at a time over keep-alive connections, 1 KiB
-// responses, through nothing (direct), one sidecar, and the two-sidecar
-// mTLS mesh. The difference in ns/op is what a hop adds to a request on
-// an idle host; allocs/op here count the client and the backend too.
+// BenchmarkHop: requests over keep-alive connections, 1 KiB responses,
+// through nothing (direct), one sidecar, and the two-sidecar mTLS mesh,
+// all in this process on real loopback sockets. "serial" sends one request
+// at a time, so the difference in ns/op is what a hop adds to a request on
+// an idle host; "parallel" keeps 8 in flight, which is where the mesh hop's
+// HTTP/2 connection carries several streams at once. allocs/op count the
+// client and the application too; cpu-us/op is the whole process's CPU
+// time (user and system) per request, everything included.
 func BenchmarkHop(b *testing.B) {
 	payload := strings.Repeat("x", 1024)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,23 +127,89 @@ func BenchmarkHop(b *testing.B) {
 	for _, c := range []struct{ name, addr string }{
 		{"direct", appAddr}, {"linkerd", one.Listen}, {"linkerd-mtls", mesh.Listen},
 	} {
-		b.Run(c.name, func(b *testing.B) {
+		url := "http://" + c.addr + "/"
+		get := func(b *testing.B, cl *http.Client) {
+			resp, err := cl.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatal(resp.Status)
+			}
+		}
+		b.Run(c.name+"/serial", func(b *testing.B) {
 			tr := &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}
 			defer tr.CloseIdleConnections()
 			cl := &http.Client{Transport: tr}
-			url := "http://" + c.addr + "/"
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
-				resp, err := cl.Get(url)
-				if err != nil {
-					b.Fatal(err)
+				get(b, cl)
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-us/op")
+		})
+		b.Run(c.name+"/parallel", func(b *testing.B) {
+			tr := &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			cl := &http.Client{Transport: tr}
+			b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			cpu := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					get(b, cl)
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Fatal(resp.Status)
+			})
+			b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-us/op")
+		})
+	}
+}
+
+// cpuTime is the process's CPU time so far, user and system, in ns.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkMeshConnWrite: what the inbound sidecar's HTTP/2 server pays to
+// hand a response's two frames (HEADERS, DATA) to the connection, each from
+// a new goroutine as its writeFrameAsync does, through a meshConn or
+// straight to TLS. cpu-us/op counts the whole process (the writer, the TLS
+// records, the syscalls and the reading peer), since with more than one P
+// the writer's work happens beside the loop.
+func BenchmarkMeshConnWrite(b *testing.B) {
+	frames := [][]byte{make([]byte, 40), make([]byte, 1033)}
+	for _, wrap := range []bool{false, true} {
+		name := "tls"
+		if wrap {
+			name = "meshConn"
+		}
+		b.Run(name, func(b *testing.B) {
+			m, cc := tlsPair(b)
+			var w io.Writer = m.Conn
+			if wrap {
+				w = m
+			}
+			go io.Copy(io.Discard, cc)
+			done := make(chan struct{})
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frames[0]) + len(frames[1])))
+			cpu := cpuTime()
+			for b.Loop() {
+				for _, f := range frames {
+					go func() {
+						w.Write(f)
+						done <- struct{}{}
+					}()
+					<-done
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-us/op")
 		})
 	}
 }

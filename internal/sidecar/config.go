@@ -13,9 +13,10 @@
 // comes from.
 //
 // One concern per file: config (this file), balancer, accrual, retry
-// (budget), proxy (the request path), transport (the hop to the upstreams,
-// HTTP/1.1 or HTTP/2), mtls (the ephemeral CA), metrics and admin, serve (the
-// listeners' lifecycle).
+// (budget), proxy (the request path), headers (what is forwarded), limits
+// (local overload shed before it reaches an upstream), transport (the hop to
+// the upstreams, HTTP/1.1 or HTTP/2), mtls (the ephemeral CA), metrics and
+// admin, serve (the listeners' lifecycle).
 package sidecar
 
 import (
@@ -114,6 +115,37 @@ type Config struct {
 	// to each upstream.
 	MaxIdlePerUpstream int
 
+	// MaxConnections bounds the client connections open at once; one more
+	// is answered 503 and closed at accept (limits.go). MaxPending bounds
+	// the requests in the proxy at once; one more is answered 503 without
+	// reaching an upstream. Both are local overload: neither ever counts
+	// against an upstream in failure accrual.
+	//
+	// Defaults, from the sidecar's RSS measured with many connections
+	// open (sidecarcmd's flood test, 2-core KVM guest): a keep-alive client
+	// connection costs about 21 KB (a goroutine stack, net/http's 4 KiB
+	// read and write buffers, the socket's structures), and a request in
+	// flight about 46 KB with its client connection and the upstream
+	// connection it holds. 1024 connections are then about 21 MB and 512
+	// pending requests another 13 MB: under a flood the sidecar stays near
+	// 45 MB where, without limits, it grew past 170 MB. Both sit well above
+	// what a load test needs as long as the client's connections fit:
+	// meshbench opens 64 per path by default, and Little's law gives 512
+	// requests in flight only at 5000 req/s with 100 ms responses.
+	// linkerd2-proxy's in-flight limit (100,000) bounds nothing on a 20 MB
+	// budget.
+	MaxConnections, MaxPending int
+
+	// AddedDelay holds each upstream response this long before the
+	// sidecar forwards it: a hop whose added latency is known, to check
+	// the overhead and intervals meshbench reports (0: none). A test and
+	// calibration knob, not a Linkerd behaviour. The wait is internal/timer's,
+	// exact to a few microseconds because it spins through its last stretch
+	// (the timer's wake-up margin, up to 150 µs): each delayed response
+	// costs that much CPU (about 0.1 ms at 500 µs on a 2-core VM), and with
+	// one P it holds up the sidecar's other requests meanwhile.
+	AddedDelay time.Duration
+
 	// TLS, when its files are set, secures the mesh hop: an outbound
 	// sidecar dials its upstreams with mutual TLS 1.3 and HTTP/2, an inbound
 	// sidecar accepts only that.
@@ -154,6 +186,8 @@ func Default(mode string) Config {
 		ConnectTimeout:      time.Second,
 		MaxHeaderBytes:      64 << 10,
 		MaxIdlePerUpstream:  256,
+		MaxConnections:      1024,
+		MaxPending:          512,
 	}
 	switch mode {
 	case Inbound:
@@ -317,6 +351,12 @@ var settings = []setting{
 		func(c *Config) *int { return &c.MaxHeaderBytes }, 1<<10, 1<<20),
 	intSetting("max_idle_per_upstream", "idle keep-alive connections kept per upstream",
 		func(c *Config) *int { return &c.MaxIdlePerUpstream }, 1, 100000),
+	intSetting("max_connections", "client connections open at once; more are answered 503 and closed",
+		func(c *Config) *int { return &c.MaxConnections }, 1, 1000000),
+	intSetting("max_pending", "requests in the sidecar at once; more are answered 503 at once",
+		func(c *Config) *int { return &c.MaxPending }, 1, 1000000),
+	durSetting("added_delay", "hold each upstream response this long before forwarding it, to calibrate overhead (0: none)",
+		func(c *Config) *time.Duration { return &c.AddedDelay }, 0, time.Second),
 }
 
 // crossCheck holds the rules that tie two settings together.

@@ -32,6 +32,10 @@ type metrics struct {
 	restored  atomic.Uint64
 	// open counts client connections (set by the server's ConnState).
 	open, accepted atomic.Int64
+	// pending counts requests in the proxy now; shed counts what the
+	// sidecar refused itself, by reason (limits.go).
+	pending atomic.Int64
+	shed    [numShedReasons]atomic.Uint64
 }
 
 func (m *metrics) countRequest(r *http.Request) {
@@ -95,7 +99,12 @@ func (p *Proxy) WriteMetrics(w io.Writer) error {
 	fmt.Fprintf(bw, "# HELP retry_budget_exhausted_total Retries refused because the budget was spent.\n# TYPE retry_budget_exhausted_total counter\nretry_budget_exhausted_total %d\n", p.budget.exhausted.Load())
 	fmt.Fprintf(bw, "# HELP orig_proto_restored_total Requests that crossed the mesh as HTTP/2 and were restored to HTTP/1.x.\n# TYPE orig_proto_restored_total counter\norig_proto_restored_total %d\n", m.restored.Load())
 	fmt.Fprintf(bw, "# HELP tcp_open_connections Client connections open now.\n# TYPE tcp_open_connections gauge\ntcp_open_connections %d\n", m.open.Load())
-	fmt.Fprintf(bw, "# HELP tcp_accepted_total Client connections accepted.\n# TYPE tcp_accepted_total counter\ntcp_accepted_total %d\n", m.accepted.Load())
+	fmt.Fprintf(bw, "# HELP tcp_accepted_total Client connections accepted and served (refused ones count in load_shed_total).\n# TYPE tcp_accepted_total counter\ntcp_accepted_total %d\n", m.accepted.Load())
+	fmt.Fprintf(bw, "# HELP requests_pending Requests in the sidecar now.\n# TYPE requests_pending gauge\nrequests_pending %d\n", m.pending.Load())
+	fmt.Fprintf(bw, "# HELP load_shed_total Requests and connections the sidecar answered 503 itself, by the local limit that was reached; never counted against an endpoint.\n# TYPE load_shed_total counter\n")
+	for i, r := range shedReasons {
+		fmt.Fprintf(bw, "load_shed_total{reason=%q} %d\n", r, m.shed[i].Load())
+	}
 
 	type series struct {
 		name, typ, help string

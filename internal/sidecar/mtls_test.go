@@ -27,7 +27,7 @@ func startSidecar(t testing.TB, cfg Config) Addrs {
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan Addrs, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, testLog{t}, func(a Addrs) { got <- a }) }()
+	go func() { done <- Run(ctx, cfg, testLog{t}, func(a Addrs) error { got <- a; return nil }) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meshbench/meshbench/internal/timer"
 )
 
 // Headers the sidecar speaks, as linkerd2-proxy names them.
@@ -55,6 +57,11 @@ type Proxy struct {
 	timeout, attemptTimeout time.Duration
 	maxRetries, maxBody     int
 	decay                   float64
+	maxPending              int64
+	// addedDelay and delay: the calibration delay (Config.AddedDelay) and
+	// the timer that keeps it; nil when there is none.
+	addedDelay time.Duration
+	delay      *timer.Timer
 
 	// now is the proxy's clock in ns (monotonic); injected for tests.
 	now func() int64
@@ -101,6 +108,7 @@ func newProxy(cfg Config, d deps) *Proxy {
 		maxRetries:     cfg.MaxRetries,
 		maxBody:        cfg.MaxRetryBody,
 		decay:          float64(cfg.EWMADecay),
+		maxPending:     int64(cfg.MaxPending),
 		now:            d.now,
 		policy: accrualPolicy{
 			kind: cfg.Accrual, rate: cfg.SuccessRate, window: cfg.SuccessWindow,
@@ -111,6 +119,9 @@ func newProxy(cfg Config, d deps) *Proxy {
 	}
 	if p.meshHop {
 		p.scheme = "https"
+	}
+	if cfg.AddedDelay > 0 {
+		p.addedDelay, p.delay = cfg.AddedDelay, timer.Default()
 	}
 	if p.attemptTimeout >= p.timeout {
 		p.attemptTimeout = 0
@@ -142,7 +153,20 @@ var (
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := p.now()
 	p.m.countRequest(r)
-	status := p.serve(w, r, start)
+	if r.ProtoMajor == 1 && r.TransferEncoding != nil {
+		w = closeAfter{w}
+	}
+	// Shed before anything else: a request over the limit costs no
+	// upstream connection, and no endpoint hears of it.
+	n := p.m.pending.Add(1)
+	defer p.m.pending.Add(-1)
+	var status int
+	if n > p.maxPending {
+		p.m.shed[shedPending].Add(1)
+		status = p.fail(w, http.StatusServiceUnavailable, errPending)
+	} else {
+		status = p.serve(w, r, start)
+	}
 	p.m.countResponse(status, p.now()-start)
 }
 
@@ -164,6 +188,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 		}
 	}
 	removeHopHeaders(h)
+	keepNoUserAgent(h)
 	if p.meshHop {
 		if r.ProtoMajor == 1 && r.ProtoMinor == 0 {
 			h[OrigProtoHeader] = origHTTP10
@@ -239,6 +264,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 			}
 			return 0
 		}
+		if isLocalErr(err) {
+			// This host is out of descriptors, ports or memory: every
+			// endpoint would fail the same way, and none is to blame.
+			ep.abandon(probe, end)
+			ep.outstanding.Add(-1)
+			acancel()
+			p.m.shed[shedLocal].Add(1)
+			return p.fail(w, http.StatusServiceUnavailable, errLocal)
+		}
 		ok := err == nil && resp.StatusCode < 500
 		ep.observe(end, float64(end-now), p.decay)
 		if !ok {
@@ -276,6 +310,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, start int64) int {
 			acancel()
 			ep.outstanding.Add(-1)
 			return p.fail(w, http.StatusBadRequest, errBadBody)
+		}
+		if p.delay != nil {
+			// After the latency estimate took its sample: the delay is
+			// the sidecar's, not the endpoint's.
+			p.delay.Sleep(p.addedDelay)
 		}
 		status := p.copyResponse(w, resp)
 		acancel()
@@ -349,6 +388,7 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, resp *http.Response) int {
 		h[k] = vv
 	}
 	removeHopHeaders(h)
+	keepNoContentType(h, resp.Header)
 	w.WriteHeader(resp.StatusCode)
 
 	// A body of unknown length may be a stream (server-sent events, long
@@ -390,54 +430,6 @@ func (p *Proxy) fail(w http.ResponseWriter, status int, why string) int {
 	w.WriteHeader(status)
 	io.WriteString(w, why+"\n")
 	return status
-}
-
-// hopHeaders are meaningful for one connection only and must not be
-// forwarded (RFC 9110, 7.6.1). "Te" is kept out too: the transport adds
-// what the next hop needs.
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-func removeHopHeaders(h http.Header) {
-	if c, ok := h["Connection"]; ok {
-		// Headers the sender named in Connection are hop-by-hop too.
-		for _, v := range c {
-			for len(v) > 0 {
-				var f string
-				f, v, _ = cutComma(v)
-				if f != "" {
-					delete(h, http.CanonicalHeaderKey(f))
-				}
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
-}
-
-func cutComma(s string) (field, rest string, found bool) {
-	i := 0
-	for i < len(s) && s[i] != ',' {
-		i++
-	}
-	field = trimSpace(s[:i])
-	if i < len(s) {
-		return field, s[i+1:], true
-	}
-	return field, "", false
-}
-
-func trimSpace(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // reqBody remembers whether reading a streamed request body failed. The

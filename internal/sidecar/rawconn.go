@@ -131,17 +131,6 @@ func (f *fastConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// fastListener hands out fastConns.
-type fastListener struct{ net.Listener }
-
-func (l fastListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newFastConn(c), nil
-}
-
 // fastDial dials with d and wraps the connection.
 func fastDial(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {

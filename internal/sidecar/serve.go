@@ -19,9 +19,10 @@ type Addrs struct{ Listen, Admin string }
 const shutdownGrace = 5 * time.Second
 
 // Run serves cfg until ctx ends, then drains. ready, if set, is called once
-// every listener is open. Errors the server logs (bad handshakes, broken
+// every listener is open; if it returns an error, the sidecar stops and Run
+// returns that error. Errors the server logs (bad handshakes, broken
 // connections) go to errLog.
-func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs)) error {
+func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs) error) error {
 	p, err := New(cfg)
 	if err != nil {
 		return err
@@ -34,7 +35,7 @@ func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs)) e
 	if err != nil {
 		return err
 	}
-	ln := fastListener{tcpLn}
+	ln := newLimitListener(tcpLn, p, cfg.MaxConnections, cfg.Mode == Inbound && cfg.TLS.Enabled())
 	defer ln.Close()
 	srv, err := p.server(cfg, errLog)
 	if err != nil {
@@ -69,12 +70,14 @@ func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs)) e
 	}
 	up.Store(true)
 	if ready != nil {
-		ready(addrs)
+		err = ready(addrs)
 	}
 
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
+	if err == nil {
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
@@ -123,6 +126,9 @@ func (p *Proxy) server(cfg Config, errLog io.Writer) (*http.Server, error) {
 		}
 		srv.TLSConfig = tc
 		protos.SetHTTP2(true)
+		if err := serveMeshH2(srv); err != nil {
+			return nil, err
+		}
 	} else {
 		protos.SetHTTP1(true)
 		protos.SetUnencryptedHTTP2(true)

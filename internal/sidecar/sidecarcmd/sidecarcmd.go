@@ -27,6 +27,8 @@ type sidecarOptions struct {
 	mode, listen, admin, upstreams string
 	tls                            sidecar.TLSFiles
 	readyFile                      string
+	// profile is the directory for profiles and a trace (none if empty).
+	profile string
 	// settings are the sidecar settings given as flags, by setting name.
 	settings map[string]string
 	// Runtime tuning (see tuneRuntime).
@@ -82,6 +84,7 @@ same name ('-' for '_'). Defaults are Linkerd's.`,
 	f.StringVar(&o.tls.CA, "tls-ca", "", "the mesh CA certificate (PEM) the peer must be signed by")
 	f.StringVar(&o.tls.ServerName, "tls-name", sidecar.IdentityName, "identity the inbound sidecar's certificate must carry")
 	f.StringVar(&o.readyFile, "ready-file", "", "once listening, write the actual addresses here as JSON (for port 0)")
+	f.StringVar(&o.profile, "profile", "", "write a CPU profile and an execution trace of the whole run, and heap, block and mutex profiles at exit, into this directory (files sidecar-MODE-PID-*)")
 	f.IntVar(&o.procs, "procs", 1, "GOMAXPROCS: OS threads running Go code at once (one, as linkerd2-proxy)")
 	f.IntVar(&o.gcPercent, "gc-percent", 100, "GOGC for the sidecar process")
 	f.Int64Var(&o.memLimit, "memory-limit", 16<<20, "soft memory limit in bytes (0: none)")
@@ -121,22 +124,42 @@ func sidecarConfig(o sidecarOptions) (sidecar.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return sidecar.Config{}, errext.BadInputf("sidecar: %v", err)
 	}
+	if o.readyFile != "" {
+		// A directory that is not there is a wrong flag, said before
+		// anything listens; a write that fails later (a full disk) is a
+		// runtime failure, and stops the sidecar too.
+		if fi, err := os.Stat(filepath.Dir(o.readyFile)); err != nil || !fi.IsDir() {
+			return sidecar.Config{}, errext.BadInputf("--ready-file %q: %s is not a directory", o.readyFile, filepath.Dir(o.readyFile))
+		}
+	}
 	return cfg, nil
 }
 
-func runSidecar(ctx context.Context, stderr io.Writer, cfg sidecar.Config, o sidecarOptions) error {
+func runSidecar(ctx context.Context, stderr io.Writer, cfg sidecar.Config, o sidecarOptions) (err error) {
 	tuneRuntime(o)
-	ready := func(a sidecar.Addrs) {
+	if o.profile != "" {
+		prof, err := startProfile(o.profile, fmt.Sprintf("sidecar-%s-%d", cfg.Mode, os.Getpid()))
+		if err != nil {
+			return err
+		}
+		// Written once the sidecar has drained (SIGTERM or Ctrl-C);
+		// a process killed outright leaves the files unfinished.
+		defer func() { err = errors.Join(err, prof.stop()) }()
+	}
+	ready := func(a sidecar.Addrs) error {
+		// The ready file first: whoever waits for it must not be told
+		// the sidecar is up when it is about to stop.
+		if o.readyFile != "" {
+			if err := writeReadyFile(o.readyFile, a); err != nil {
+				return fmt.Errorf("cannot write the ready file: %w", err)
+			}
+		}
 		fmt.Fprintf(stderr, "sidecar %s listening on %s, upstreams %s", cfg.Mode, a.Listen, strings.Join(cfg.Upstreams, ","))
 		if a.Admin != "" {
 			fmt.Fprintf(stderr, ", admin %s", a.Admin)
 		}
 		fmt.Fprintln(stderr)
-		if o.readyFile != "" {
-			if err := writeReadyFile(o.readyFile, a); err != nil {
-				fmt.Fprintf(stderr, "sidecar: ready file: %v\n", err)
-			}
-		}
+		return nil
 	}
 	return sidecar.Run(ctx, cfg, stderr, ready)
 }

@@ -2,8 +2,11 @@ package sidecarcmd
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +25,9 @@ func TestMainBadInput(t *testing.T) {
 		{[]string{"--bogus"}, "unknown flag"},
 		{[]string{"--mode", "sideways", "--upstream", "127.0.0.1:1"}, `--mode "sideways"`},
 		{[]string{"--upstream", "127.0.0.1:1", "--procs", "0"}, "--procs"},
+		{[]string{"--upstream", "127.0.0.1:1", "--ready-file", "/nonexistent-meshbench-dir/ready.json"}, "--ready-file"},
+		{[]string{"--upstream", "127.0.0.1:1", "--max-pending", "0"}, "max_pending"},
+		{[]string{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--profile", "/dev/null/prof"}, "--profile"},
 	} {
 		var out, errb bytes.Buffer
 		if code := Main(context.Background(), c.args, &out, &errb); code != 2 {
@@ -76,4 +82,108 @@ func TestMainServes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the sidecar did not stop when its context ended")
 	}
+}
+
+// TestMainReadyFileFails: a ready file that cannot be written stops the
+// sidecar with exit 1 and one line, rather than leave it running unseen.
+func TestMainReadyFileFails(t *testing.T) {
+	t.Parallel()
+	// A non-empty directory where the file should go: the directory above
+	// it exists, so the flag passes, and the rename onto it fails.
+	ready := filepath.Join(t.TempDir(), "ready.json")
+	if err := os.MkdirAll(filepath.Join(ready, "occupied"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(context.Background(), []string{"--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--ready-file", ready}, &bytes.Buffer{}, &errb)
+	}()
+	select {
+	case code := <-done:
+		lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+		if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "ready file") {
+			t.Errorf("exit %d, stderr %q; want 1 and one line about the ready file", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sidecar kept running without its ready file")
+	}
+}
+
+// TestMainProfile: --profile leaves a CPU profile and a trace of the run,
+// and heap, block and mutex profiles, once the sidecar stops.
+func TestMainProfile(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) }))
+	defer up.Close()
+	dir := filepath.Join(t.TempDir(), "prof")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan string, 1)
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- Main(ctx, []string{"--listen", "127.0.0.1:0", "--upstream", up.Listener.Addr().String(), "--profile", dir},
+			&bytes.Buffer{}, &lineWatch{w: &errb, first: addrs})
+	}()
+	var listen string
+	select {
+	case l := <-addrs:
+		_, rest, _ := strings.Cut(l, "listening on ")
+		listen, _, _ = strings.Cut(rest, ",")
+	case code := <-done:
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for range 20 {
+		resp, err := http.Get("http://" + listen + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	prefix := filepath.Join(dir, fmt.Sprintf("sidecar-outbound-%d-", os.Getpid()))
+	for kind, want := range map[string]string{"cpu.pprof": "nanoseconds", "heap.pprof": "inuse_space", "block.pprof": "delay", "mutex.pprof": "contentions"} {
+		f, err := os.Open(prefix + kind)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Errorf("%s: %v", kind, err)
+			f.Close()
+			continue
+		}
+		b, _ := io.ReadAll(zr)
+		f.Close()
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("%s: no %q in the profile (%d bytes)", kind, want, len(b))
+		}
+	}
+	if b, err := os.ReadFile(prefix + "trace.out"); err != nil || !bytes.HasPrefix(b, []byte("go 1.")) || len(b) < 1000 {
+		t.Errorf("trace: %d bytes, %v", len(b), err)
+	}
+}
+
+// lineWatch passes writes on to w and sends the first line to first.
+type lineWatch struct {
+	w     io.Writer
+	first chan string
+	line  []byte
+	sent  bool
+}
+
+func (l *lineWatch) Write(b []byte) (int, error) {
+	if !l.sent {
+		l.line = append(l.line, b...)
+		if i := bytes.IndexByte(l.line, '\n'); i >= 0 {
+			l.sent = true
+			l.first <- string(l.line[:i])
+		}
+	}
+	return l.w.Write(b)
 }
