@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,23 @@ const sidecarStartTimeout = 10 * time.Second
 
 // sidecarStopGrace is how long a sidecar may drain before it is killed.
 const sidecarStopGrace = 5 * time.Second
+
+// withLoadLimits raises the sidecar's connection and pending-request limits
+// to the load generator's connections when the scenario leaves them unset,
+// so that a run never measures the sidecar shedding its own benchmark.
+func withLoadLimits(set map[string]string, connections int) map[string]string {
+	def := sidecar.Default(sidecar.Outbound)
+	out := maps.Clone(set)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for name, d := range map[string]int{"max_connections": def.MaxConnections, "max_pending": def.MaxPending} {
+		if _, given := set[name]; !given && connections > d {
+			out[name] = strconv.Itoa(connections)
+		}
+	}
+	return out
+}
 
 // linkerdSettings validates the path's settings against the sidecar's own
 // table, so that a scenario is refused exactly when the child would refuse
@@ -94,7 +112,8 @@ func startLinkerd(ctx context.Context, spec scenario.PathSpec, env Env, mesh boo
 	if err := checkLinkerd(spec, env); err != nil {
 		return nil, err
 	}
-	cfg, _ := linkerdSettings(spec) // checked above
+	spec.Settings = withLoadLimits(spec.Settings, env.Connections)
+	cfg, _ := linkerdSettings(spec) // checked above, and the limits raised are in range
 	if len(env.Upstreams) == 0 {
 		return nil, fmt.Errorf("no backend replicas to put the sidecar in front of")
 	}

@@ -28,6 +28,9 @@ type Env struct {
 	// Backend is what the replicas answer, for a path that runs replicas
 	// of its own (a direct path with added_delay).
 	Backend backend.Config
+	// Connections is the most connections the load generator opens to a
+	// path; a proxy's own limits must not be lower.
+	Connections int
 	// Target, when set, is the one existing endpoint (--target) measured as direct.
 	Target string
 	// TempDir is the run's 0700 directory for configs and keys; the caller
