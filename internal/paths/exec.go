@@ -206,7 +206,7 @@ func startExec(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, 
 	}
 	var bin string
 	p, port, err := launch(ctx, env, spec.Name, func(port int) (proc.Spec, error) {
-		d := ExecData{Listen: hostPort(port), ListenPort: port, Upstreams: env.Upstreams, TempDir: dir}
+		d := ExecData{Listen: env.hostPort(port), ListenPort: port, Upstreams: env.Upstreams, TempDir: dir}
 		if t.config != nil {
 			d.Config = filepath.Join(dir, t.configName)
 		}
@@ -224,12 +224,12 @@ func startExec(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, 
 		}
 		return proc.Spec{Name: filepath.Base(bin), Path: bin, Args: cmd[1:], Dir: dir}, nil
 	}, func(ctx context.Context, p *proc.Process, port int) error {
-		return proc.WaitHTTP(ctx, "http://"+hostPort(port)+t.ready, proxyStartTimeout, p)
+		return proc.WaitHTTP(ctx, "http://"+env.dialAddr(port)+t.ready, proxyStartTimeout, p)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &execProxy{p: p, target: "http://" + hostPort(port), version: filepath.Base(bin)}, nil
+	return &execProxy{p: p, target: "http://" + env.dialAddr(port), version: filepath.Base(bin)}, nil
 }
 
 func (e *execProxy) Targets() []string { return []string{e.target} }
@@ -319,14 +319,15 @@ func writePrivate(path string, b []byte) error {
 // pickPort is freePort; tests replace it to make ports collide.
 var pickPort = freePort
 
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
 // freePort asks the kernel for a free loopback port. haproxy and nginx
 // cannot listen on port 0 and say which port they got, so the port is
 // picked here and may be taken by someone else before the proxy binds it;
 // launch retries once when that happens.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort() (int, error) { return freePortOn("127.0.0.1") }
+
+// freePortOn asks the kernel for a free port on the IP address host.
+func freePortOn(host string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
@@ -357,7 +358,8 @@ func checkUpstreams(ups []string) error {
 // that port and says what to run; ready waits until it answers. The port
 // may be taken between picking and binding, and another program on it
 // would answer ready's requests too, so launch also checks that the proxy
-// itself holds the port. On a conflict it tries once more on a new port.
+// itself holds the port. On a conflict over a port it picked it tries
+// once more on a new one; a fixed port (env.Port) is not retried.
 // On failure nothing is left running and the error names the binary and
 // its last line of output.
 func launch(ctx context.Context, env Env, name string,
@@ -365,7 +367,7 @@ func launch(ctx context.Context, env Env, name string,
 	ready func(ctx context.Context, p *proc.Process, port int) error,
 ) (*proc.Process, int, error) {
 	for attempt := 1; ; attempt++ {
-		port, err := pickPort()
+		port, err := env.pickPortFor()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -392,7 +394,7 @@ func launch(ctx context.Context, env Env, name string,
 		p.Stop(time.Second)
 		out := strings.TrimSpace(p.Output())
 		taken = taken || strings.Contains(strings.ToLower(out), "address already in use")
-		if attempt == 1 && taken {
+		if attempt == 1 && taken && env.Port == 0 {
 			if env.Log != nil {
 				fmt.Fprintf(env.Log, "path %s: port %d was taken before %s bound it; trying another\n", name, port, spec.Name)
 			}

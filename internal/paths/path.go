@@ -12,7 +12,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"sort"
+	"strconv"
 
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
@@ -20,7 +22,8 @@ import (
 
 // Env is what every path is given to start.
 type Env struct {
-	// Upstreams are the backend replicas as host:port on 127.0.0.1.
+	// Upstreams are the backend replicas as IP:port (on 127.0.0.1 unless
+	// the run serves another host).
 	Upstreams []string
 	// Target, when set, is the one existing endpoint (--target) measured as direct.
 	Target string
@@ -32,6 +35,50 @@ type Env struct {
 	Self string
 	// Log receives one-line notes from path kinds (may be io.Discard).
 	Log io.Writer
+	// Host is the IP address the path's proxy listens on, for load from
+	// another machine (meshbench serve); "" is 127.0.0.1.
+	Host string
+	// Port is the port the path's proxy listens on; 0 lets the kernel pick
+	// a free one. A fixed port that is taken is an error, not retried.
+	Port int
+}
+
+// listenHost is where the path listens.
+func (env Env) listenHost() string {
+	if env.Host == "" {
+		return "127.0.0.1"
+	}
+	return env.Host
+}
+
+// hostPort is the address a proxy listens on at port.
+func (env Env) hostPort(port int) string {
+	return net.JoinHostPort(env.listenHost(), strconv.Itoa(port))
+}
+
+// dialAddr is the address this host reaches a proxy at port by: the listen
+// address, or loopback when the proxy listens on every interface.
+func (env Env) dialAddr(port int) string {
+	h := env.listenHost()
+	if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+		h = "127.0.0.1"
+		if ip.To4() == nil {
+			h = "::1"
+		}
+	}
+	return net.JoinHostPort(h, strconv.Itoa(port))
+}
+
+// pickPortFor is the port a proxy of env listens on: env.Port when fixed,
+// else one the kernel picks on the listen address.
+func (env Env) pickPortFor() (int, error) {
+	if env.Port != 0 {
+		return env.Port, nil
+	}
+	if env.Host == "" {
+		return pickPort()
+	}
+	return freePortOn(env.Host)
 }
 
 // Instance is a started path.

@@ -97,7 +97,9 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 		StartedAt: env.Now().UTC(),
 		Scenario:  scJSON,
 		Host:      hoststats.Identify(ctx, env.Roots),
-		Notes:     []string{SharedCPUNote()},
+	}
+	if env.Site == nil {
+		f.Notes = []string{SharedCPUNote()}
 	}
 	err = r.measureAll(ctx, f)
 	f.FinishedAt = env.Now().UTC()
