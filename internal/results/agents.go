@@ -97,7 +97,7 @@ func sortAgents(names []string, fs []*File) ([]*File, error) {
 		case f.Agent == nil:
 			return nil, errext.BadInputf("%s: not a load agent's result (run with --share I/N writes one)", names[i])
 		case f.Agent.Count != len(fs):
-			return nil, errext.BadInputf("%s: agent %d of %d, but %d files were given: merge every agent of the run, once", names[i], f.Agent.Index, f.Agent.Count, len(fs))
+			return nil, errext.BadInputf("%s is agent %d of %d: merge the files of all %d agents, once each (%d given)", names[i], f.Agent.Index, f.Agent.Count, f.Agent.Count, len(fs))
 		case f.Agent.Index < 1 || f.Agent.Index > f.Agent.Count:
 			return nil, errext.BadInputf("%s: agent index %d is outside 1 to %d", names[i], f.Agent.Index, f.Agent.Count)
 		}
