@@ -55,8 +55,6 @@ type sessionResponse struct {
 	// BarrierTimeoutS is how long the server holds a window for the
 	// agents that have not reached it.
 	BarrierTimeoutS float64 `json:"barrier_timeout_s"`
-	// Replicas are the backend replicas' ports.
-	Replicas []int `json:"replicas"`
 }
 
 // PathInfo is a path the server offers: its ports once started, or the

@@ -254,6 +254,11 @@ func (s *Server) handleSession(r *http.Request) (any, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sess != nil && s.sess.abandoned() {
+		s.logf("ending a run whose agents stopped calling")
+		s.sess.teardown()
+		s.sess = nil
+	}
 	if s.sess != nil {
 		if err := s.sess.join(req); err != nil {
 			return nil, err
@@ -354,6 +359,7 @@ func (s *Server) current(r *http.Request, v any) (*session, error) {
 	if s.sess == nil {
 		return nil, errStatus(http.StatusConflict, "no run in progress: open a session first")
 	}
+	s.sess.used.Store(time.Now().UnixNano())
 	return s.sess, nil
 }
 

@@ -397,3 +397,30 @@ func TestClientURL(t *testing.T) {
 		t.Errorf("an IPv6 URL: %v", err)
 	}
 }
+
+// TestAbandonedSession: a run whose agents stopped calling gives way to
+// the next one, which a run still in progress does not.
+func TestAbandonedSession(t *testing.T) {
+	t.Parallel()
+	s, _ := testServer(t, Config{})
+	c := client(t, s, s.Credentials())
+	sc := shortScenario()
+	if err := c.call(context.Background(), http.MethodPost, "/v1/session", sessionBody(t, sc, Share{1, 1}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.call(context.Background(), http.MethodPost, "/v1/session", sessionBody(t, sc, Share{1, 1}), nil); errext.Code(err) != errext.BadInputExit {
+		t.Fatalf("a second run while one is in progress: %v, want refused", err)
+	}
+	s.mu.Lock()
+	old := s.sess
+	old.used.Store(time.Now().Add(-time.Hour).UnixNano())
+	s.mu.Unlock()
+	if err := c.call(context.Background(), http.MethodPost, "/v1/session", sessionBody(t, sc, Share{1, 1}), nil); err != nil {
+		t.Fatalf("a run after an abandoned one: %v", err)
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if !old.closed {
+		t.Errorf("the abandoned run was not stopped")
+	}
+}
