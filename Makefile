@@ -5,12 +5,13 @@
 #            timing checks use issue 12's bounds, for a quiet host
 # make test-fleet  as root: the Ansible fleet playbook against two network namespaces over SSH
 #                  (scripts/test-fleet.sh; installs ansible and openssh-server, skips when not root)
+# make test-net  two network namespaces as two hosts: serve in one, run --remote in the other (root; skips otherwise)
 GO      ?= go
 BIN     := bin/meshbench
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/meshbench/meshbench/internal/cli.Version=$(VERSION)
 
-.PHONY: all setup build run test test-fleet bench fmt vet clean
+.PHONY: all setup build run test test-fleet test-net bench fmt vet clean
 
 all: build
 
@@ -32,6 +33,11 @@ test: setup
 
 test-fleet:
 	@scripts/test-fleet.sh
+
+# The namespaces join by a veth pair (10.200.0.1/30, 10.200.0.2/30); the
+# test makes and removes them. -v prints each path's figures on both sides.
+test-net: setup
+	MESHBENCH_TEST_NET=1 $(GO) test -count=1 -timeout 8m -v -run TestTwoNamespaces ./internal/remote/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

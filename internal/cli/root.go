@@ -143,6 +143,8 @@ and the host figures that explain them.`,
 		newSidecarCmd(w),
 		newHostCmd(w),
 		newReportCmd(w),
+		newServeCmd(w),
+		newMergeCmd(w),
 		newVersionCmd(w),
 	)
 	return root

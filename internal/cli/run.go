@@ -16,6 +16,7 @@ import (
 	"github.com/meshbench/meshbench/internal/gate"
 	"github.com/meshbench/meshbench/internal/hoststats"
 	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/remote"
 	"github.com/meshbench/meshbench/internal/report"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/runner"
@@ -45,6 +46,7 @@ type runOptions struct {
 	probes       []string
 	window       time.Duration
 	placement    string
+	remote       remoteOptions
 
 	// changed reports whether a flag was set on the command line.
 	changed func(name string) bool
@@ -71,7 +73,8 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
   meshbench run --paths direct,haproxy,linkerd --rate 2000 --duration 20s
   meshbench run scenarios/classic.yaml --trials 3 --format markdown
   meshbench run --paths direct --target http://127.0.0.1:8080 --rate 500
-  meshbench run --paths direct,haproxy,linkerd --sweep 500,1000,2000,4000 --duration 5s`,
+  meshbench run --paths direct,haproxy,linkerd --sweep 500,1000,2000,4000 --duration 5s
+  meshbench run --remote https://10.0.0.5:7400 --token-file mb.token --paths direct,haproxy,linkerd`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -100,6 +103,11 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.StringSliceVar(&o.probes, "probes", nil, "host probes to run once before the first round: jitter,fsync,audit")
 	f.DurationVar(&o.window, "window", 0, "length of one measured window: each path's --duration is cut into such windows, interleaved with the other paths' (default 1s where the scenario allows; the duration itself: one window per path per round)")
 	f.StringVar(&o.placement, "placement", "", "CPU sets: shared, split (load generator and backend on one set, proxies on the other) or auto (default scenario: auto)")
+	f.StringVar(&o.remote.url, "remote", "", "load from this host, backend and paths on a `meshbench serve` host: https://HOST:PORT")
+	f.StringVar(&o.remote.tokenFile, "token-file", "", "with --remote: the token file the serve host wrote")
+	f.StringVar(&o.remote.share, "share", "", "with --remote: this agent's share of the rate, I/N (agent I of N, each driving 1/N)")
+	f.StringVar(&o.remote.shareIndexEnv, "share-index-env", "", "with --remote: take I from this environment variable, counted from 0 (e.g. JOB_COMPLETION_INDEX)")
+	f.IntVar(&o.remote.shareCount, "share-count", 0, "with --share-index-env: N, the number of agents")
 	return cmd
 }
 
@@ -120,31 +128,38 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	if err := results.CheckDir(o.out); err != nil {
 		return err
 	}
-	env := paths.Env{Target: sc.Target, Self: w.Self, Log: w.Stderr}
-	for _, p := range sc.Paths {
-		if err := paths.Check(p, env); err != nil {
+	var site *remote.Site
+	var share remote.Share
+	if o.remote.active() {
+		// The serve host checks the paths: they run there, not here.
+		if site, share, err = dialRemote(ctx, w, o.remote, sc); err != nil {
 			return err
 		}
-	}
-	if sc.Target != "" {
-		if err := checkTarget(ctx, sc.Target); err != nil {
-			return err
-		}
+	} else if err := checkLocal(ctx, w, sc); err != nil {
+		return err
 	}
 
 	plan := runner.NewPlan(sc)
+	shareRates(plan, share)
 	prog := newProgress(w.Stderr, w.StderrIsTTY)
 	prog.rounds = plan.Rounds
-	file, runErr := runner.Run(ctx, plan, runner.Env{
+	env := runner.Env{
 		Self:     w.Self,
 		Roots:    hoststats.Roots{Proc: w.ProcRoot, Sys: w.SysRoot},
 		Now:      w.Now,
 		ProbeDir: o.out,
 		Version:  version(),
 		Log:      w.Stderr,
-	}, prog)
+	}
+	if site != nil {
+		env.Site = site
+	}
+	file, runErr := runner.Run(ctx, plan, env, prog)
 	if file == nil {
 		return runErr
+	}
+	if site != nil {
+		markRemote(file, share, o.remote.url)
 	}
 	interrupted := file.Interrupted
 	if len(file.Paths) == 0 {
@@ -175,8 +190,23 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	return checkRunGates(w, file, sc.Gates)
 }
 
-// loadScenario reads the scenario file (or the embedded default) and lays
-// the flags given on the command line over it.
+// checkLocal checks, before anything starts, that this host can run the
+// scenario's paths and that a --target answers.
+func checkLocal(ctx context.Context, w *World, sc *scenario.Scenario) error {
+	env := paths.Env{Target: sc.Target, Self: w.Self, Log: w.Stderr}
+	for _, p := range sc.Paths {
+		if err := paths.Check(p, env); err != nil {
+			return err
+		}
+	}
+	if sc.Target != "" {
+		return checkTarget(ctx, sc.Target)
+	}
+	return nil
+}
+
+// loadScenario reads the scenario file (or the embedded default) and applies
+// the flags given on the command line.
 func loadScenario(o runOptions) (*scenario.Scenario, error) {
 	var sc *scenario.Scenario
 	var err error

@@ -92,6 +92,10 @@ type Config struct {
 	Timeout time.Duration
 	// LateThreshold is how late a send must leave to count as late (0 means 1 ms).
 	LateThreshold time.Duration
+	// Phase delays the whole schedule, warm-up and window, so that several
+	// load agents sharing one rate (run --share) interleave their sends
+	// instead of sending together. 0 is no delay.
+	Phase time.Duration
 	// OnMeasure, if set, is called in its own goroutine when the measured
 	// window opens, so that whatever it starts never delays a send.
 	OnMeasure func(start time.Time)
@@ -235,7 +239,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer l.close()
 
 	e.base = time.Now()
-	e.winStart = int64(warmStart + e.cfg.Warmup)
+	e.winStart = int64(warmStart + e.cfg.Phase + e.cfg.Warmup)
 	e.winEnd = e.winStart + int64(e.cfg.Duration)
 	e.timeline = newTimeline(e.winStart, e.cfg.Duration)
 	e.phase.Store(PhaseWarmup)
@@ -295,6 +299,8 @@ func newEngine(cfg Config) (*engine, error) {
 		return nil, fmt.Errorf("warmup %s: above the load engine's bound of %s", cfg.Warmup, MaxDuration)
 	case cfg.Duration > MaxDuration:
 		return nil, fmt.Errorf("duration %s: above the load engine's bound of %s", cfg.Duration, MaxDuration)
+	case cfg.Phase < 0:
+		return nil, fmt.Errorf("phase %s: must not be negative", cfg.Phase)
 	}
 	sched, err := NewSchedule(cfg.Rate, cfg.Duration)
 	if err != nil {
@@ -310,6 +316,9 @@ func newEngine(cfg Config) (*engine, error) {
 		}
 		if e.warm, err = NewSchedule(Rate{RPS: r}, cfg.Warmup); err != nil {
 			return nil, err
+		}
+		if cfg.Phase > 0 {
+			e.warm = delayed{e.warm, cfg.Phase}
 		}
 	}
 	for _, t := range cfg.Targets {
@@ -344,4 +353,16 @@ func (e *engine) progress(stop <-chan struct{}) {
 		}
 		e.cfg.Progress(p)
 	}
+}
+
+// delayed is a warm-up schedule that starts phase later, so that the window
+// after it (which starts at warmStart+Phase+Warmup) follows it seamlessly.
+type delayed struct {
+	Schedule
+	phase time.Duration
+}
+
+func (d delayed) Offset(k int64) (time.Duration, bool) {
+	off, ok := d.Schedule.Offset(k)
+	return off + d.phase, ok
 }

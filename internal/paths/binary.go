@@ -95,14 +95,12 @@ func writePrivate(path string, b []byte) error {
 	return f.Close()
 }
 
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// freePort asks the kernel for a free loopback port. haproxy and nginx
-// cannot listen on port 0 and say which port they got, so the port is
-// picked here and may be taken by someone else before the proxy binds it;
-// launch retries once when that happens. It is Env.Ports when that is nil.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// freePortOn asks the kernel for a free port on the IP address host.
+// haproxy and nginx cannot listen on port 0 and say which port they got,
+// so the port is picked here and may be taken by someone else before the
+// proxy binds it; launch retries once when that happens.
+func freePortOn(host string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
@@ -133,7 +131,8 @@ func checkUpstreams(ups []string) error {
 // that port and says what to run; ready waits until it answers. The port
 // may be taken between picking and binding, and another program on it
 // would answer ready's requests too, so launch also checks that the proxy
-// itself holds the port. On a conflict it tries once more on a new port.
+// itself holds the port. On a conflict over a port it picked it tries
+// once more on a new one; a fixed port (env.Port) is not retried.
 // On failure nothing is left running and the error names the binary and
 // its last line of output.
 func launch(ctx context.Context, env Env, name string,
@@ -144,12 +143,8 @@ func launch(ctx context.Context, env Env, name string,
 	if err != nil {
 		return nil, 0, err
 	}
-	pick := env.Ports
-	if pick == nil {
-		pick = freePort
-	}
 	for attempt := 1; ; attempt++ {
-		port, err := pick()
+		port, err := env.pickPortFor()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -176,7 +171,7 @@ func launch(ctx context.Context, env Env, name string,
 		p.Stop(time.Second)
 		out := strings.TrimSpace(p.Output())
 		taken = taken || strings.Contains(strings.ToLower(out), "address already in use")
-		if attempt == 1 && taken {
+		if attempt == 1 && taken && env.Port == 0 {
 			if env.Log != nil {
 				fmt.Fprintf(env.Log, "path %s: port %d was taken before %s bound it; trying another\n", name, port, spec.Name)
 			}

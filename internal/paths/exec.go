@@ -187,7 +187,7 @@ func startExec(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, 
 	}
 	var bin string
 	p, port, err := launch(ctx, env, spec.Name, func(port int) (proc.Spec, error) {
-		d := ExecData{Listen: hostPort(port), ListenPort: port, Upstreams: env.Upstreams, TempDir: dir}
+		d := ExecData{Listen: env.hostPort(port), ListenPort: port, Upstreams: env.Upstreams, TempDir: dir}
 		if t.config != nil {
 			d.Config = filepath.Join(dir, t.configName)
 		}
@@ -205,12 +205,12 @@ func startExec(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, 
 		}
 		return proc.Spec{Name: filepath.Base(bin), Path: bin, Args: cmd[1:], Dir: dir}, nil
 	}, func(ctx context.Context, p *proc.Process, port int) error {
-		return proc.WaitHTTP(ctx, "http://"+hostPort(port)+t.ready, proxyStartTimeout, p)
+		return proc.WaitHTTP(ctx, "http://"+env.dialAddr(port)+t.ready, proxyStartTimeout, p)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &execProxy{p: p, target: "http://" + hostPort(port), version: filepath.Base(bin)}, nil
+	return &execProxy{p: p, target: "http://" + env.dialAddr(port), version: filepath.Base(bin)}, nil
 }
 
 func (e *execProxy) Targets() []string { return []string{e.target} }

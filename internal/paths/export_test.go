@@ -9,7 +9,7 @@ import (
 // Hooks for the external tests, which run sequentially when they use them.
 var (
 	SbinDirs = &sbinDirs
-	FreePort = freePort
+	FreePort = func() (int, error) { return freePortOn("127.0.0.1") }
 )
 
 // ParseShowStat and HAProxyCounters expose the stats parsing to fixtures.

@@ -158,7 +158,7 @@ func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instanc
 	p, port, err := launch(ctx, env, spec.Name, func(port int) (proc.Spec, error) {
 		var b strings.Builder
 		err := haproxyConfig.Execute(&b, map[string]any{
-			"Name": spec.Name, "S": s, "Socket": h.socket, "Listen": hostPort(port), "Upstreams": env.Upstreams,
+			"Name": spec.Name, "S": s, "Socket": h.socket, "Listen": env.hostPort(port), "Upstreams": env.Upstreams,
 			"RetryOn": strings.ReplaceAll(s["retry_on"], ",", " "),
 		})
 		if err != nil {
@@ -171,7 +171,7 @@ func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instanc
 		// memory are the process's own and Stop reaches it.
 		return proc.Spec{Name: "haproxy", Path: bin, Args: []string{"-db", "-f", cfg}, Dir: dir}, nil
 	}, func(ctx context.Context, p *proc.Process, port int) error {
-		if err := proc.WaitHTTP(ctx, "http://"+hostPort(port)+"/", proxyStartTimeout, p); err != nil {
+		if err := proc.WaitHTTP(ctx, "http://"+env.dialAddr(port)+"/", proxyStartTimeout, p); err != nil {
 			return err
 		}
 		return h.waitServersUp(ctx, p, len(env.Upstreams))
@@ -179,7 +179,7 @@ func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instanc
 	if err != nil {
 		return nil, err
 	}
-	h.p, h.target = p, "http://"+hostPort(port)
+	h.p, h.target = p, "http://"+env.dialAddr(port)
 	return h, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -141,7 +142,7 @@ func startLinkerd(ctx context.Context, spec scenario.PathSpec, env Env, mesh boo
 		upstreams = nil
 		for i, u := range env.Upstreams {
 			args := append([]string{"sidecar", "--mode", "inbound", "--upstream", u}, tlsFlags(inFiles)...)
-			c, err := startSidecar(ctx, env, dir, fmt.Sprintf("%s-inbound-%d", spec.Name, i), args)
+			c, err := startSidecar(ctx, env, dir, fmt.Sprintf("%s-inbound-%d", spec.Name, i), "127.0.0.1:0", args)
 			if err != nil {
 				return nil, err
 			}
@@ -154,13 +155,20 @@ func startLinkerd(ctx context.Context, spec scenario.PathSpec, env Env, mesh boo
 		args = append(args, "--"+sidecar.Flag(k)+"="+spec.Settings[k])
 	}
 	args = append(args, outTLS...)
-	out, err := startSidecar(ctx, env, dir, spec.Name+"-outbound", args)
+	// Only the outbound sidecar faces the load; the inbound ones stay on
+	// loopback whatever env.Host says.
+	out, err := startSidecar(ctx, env, dir, spec.Name+"-outbound", env.hostPort(env.Port), args)
 	if err != nil {
 		return nil, err
 	}
 	// The outbound sidecar first: Usage and Stop read it first.
 	l.sidecars = append([]*child{out}, l.sidecars...)
-	l.target = "http://" + out.listen
+	_, port, err := net.SplitHostPort(out.listen)
+	if err != nil {
+		return nil, fmt.Errorf("sidecar %s-outbound: listen address %q: %w", spec.Name, out.listen, err)
+	}
+	n, _ := strconv.Atoi(port)
+	l.target = "http://" + env.dialAddr(n)
 	return l, nil
 }
 
@@ -168,12 +176,13 @@ func tlsFlags(f sidecar.TLSFiles) []string {
 	return []string{"--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-ca", f.CA, "--tls-name", f.ServerName}
 }
 
-// startSidecar starts one `meshbench sidecar` on kernel-chosen loopback
-// ports and returns once its admin port says it is ready.
-func startSidecar(ctx context.Context, env Env, dir, name string, args []string) (*child, error) {
+// startSidecar starts one `meshbench sidecar` listening on listen (port 0:
+// the kernel picks) with its admin port on loopback, and returns once the
+// admin port says it is ready.
+func startSidecar(ctx context.Context, env Env, dir, name, listen string, args []string) (*child, error) {
 	ready := filepath.Join(dir, name+".ready.json")
 	os.Remove(ready)
-	args = append(args, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--ready-file", ready)
+	args = append(args, "--listen", listen, "--admin", "127.0.0.1:0", "--ready-file", ready)
 	bin, args := sidecarCommand(env, args)
 	procs, err := env.procs()
 	if err != nil {

@@ -166,7 +166,7 @@ func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance,
 		os.Remove(sock) // nginx will not bind over a socket file left by the last try
 		var b strings.Builder
 		err := nginxConfig.Execute(&b, map[string]any{
-			"Name": spec.Name, "S": s, "Dir": dir, "Listen": hostPort(port), "Upstreams": env.Upstreams,
+			"Name": spec.Name, "S": s, "Dir": dir, "Listen": env.hostPort(port), "Upstreams": env.Upstreams,
 			"Balance": nginxBalance[s["balance"]], "NextUpstream": strings.ReplaceAll(s["next_upstream"], ",", " "),
 			"Root": os.Geteuid() == 0,
 		})
@@ -180,12 +180,12 @@ func startNginx(ctx context.Context, spec scenario.PathSpec, env Env) (Instance,
 		// error log (/var/log/nginx, root's) even before it reads cfg.
 		return proc.Spec{Name: "nginx", Path: bin, Args: []string{"-p", dir + "/", "-c", cfg, "-e", "stderr"}, Dir: dir}, nil
 	}, func(ctx context.Context, p *proc.Process, port int) error {
-		return proc.WaitHTTP(ctx, "http://"+hostPort(port)+"/", proxyStartTimeout, p)
+		return proc.WaitHTTP(ctx, "http://"+env.dialAddr(port)+"/", proxyStartTimeout, p)
 	})
 	if err != nil {
 		return nil, err
 	}
-	n.p, n.target = p, "http://"+hostPort(port)
+	n.p, n.target = p, "http://"+env.dialAddr(port)
 	return n, nil
 }
 

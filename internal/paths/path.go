@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"github.com/meshbench/meshbench/internal/backend"
 	"io"
+	"net"
 	"sort"
+	"strconv"
 
 	"github.com/meshbench/meshbench/internal/proc"
 	"github.com/meshbench/meshbench/internal/results"
@@ -23,7 +25,8 @@ import (
 
 // Env is what every path is given to start.
 type Env struct {
-	// Upstreams are the backend replicas as host:port on 127.0.0.1.
+	// Upstreams are the backend replicas as IP:port (on 127.0.0.1 unless
+	// the run serves another host).
 	Upstreams []string
 	// Backend is what the replicas answer, for a path that runs replicas
 	// of its own (a direct path with added_delay).
@@ -45,9 +48,16 @@ type Env struct {
 	// started in it, so the run can stop exactly what it started. Start
 	// refuses a kind that runs processes when it is nil.
 	Procs *proc.Group
-	// Ports picks the loopback port a proxy binary is told to listen on;
-	// nil asks the kernel for a free one. Tests set it to make ports collide.
+	// Ports picks the port a proxy binary is told to listen on when Port
+	// is 0; nil asks the kernel for a free one. Tests set it to make ports
+	// collide.
 	Ports func() (int, error)
+	// Host is the IP address the path's proxy listens on, for load from
+	// another machine (meshbench serve); "" is 127.0.0.1.
+	Host string
+	// Port is the port the path's proxy listens on; 0 lets the kernel pick
+	// a free one. A fixed port that is taken is an error, not retried.
+	Port int
 }
 
 // procs is env's process group, or an error saying it is missing.
@@ -56,6 +66,44 @@ func (env Env) procs() (*proc.Group, error) {
 		return nil, errors.New("no process group to start the path's processes in (paths.Env.Procs is nil)")
 	}
 	return env.Procs, nil
+}
+
+// listenHost is where the path listens.
+func (env Env) listenHost() string {
+	if env.Host == "" {
+		return "127.0.0.1"
+	}
+	return env.Host
+}
+
+// hostPort is the address a proxy listens on at port.
+func (env Env) hostPort(port int) string {
+	return net.JoinHostPort(env.listenHost(), strconv.Itoa(port))
+}
+
+// dialAddr is the address this host reaches a proxy at port by: the listen
+// address, or loopback when the proxy listens on every interface.
+func (env Env) dialAddr(port int) string {
+	h := env.listenHost()
+	if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+		h = "127.0.0.1"
+		if ip.To4() == nil {
+			h = "::1"
+		}
+	}
+	return net.JoinHostPort(h, strconv.Itoa(port))
+}
+
+// pickPortFor is the port a proxy of env listens on: env.Port when fixed,
+// else env.Ports's pick, else one the kernel picks on the listen address.
+func (env Env) pickPortFor() (int, error) {
+	switch {
+	case env.Port != 0:
+		return env.Port, nil
+	case env.Ports != nil:
+		return env.Ports()
+	}
+	return freePortOn(env.listenHost())
 }
 
 // Instance is a started path.

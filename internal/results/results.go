@@ -41,6 +41,10 @@ type File struct {
 	// Summary has one entry per path (and sweep step), rounds merged, with
 	// overhead intervals.
 	Summary []Summary `json:"summary,omitempty"`
+	// Agent says which share of a run's load this file holds (run --share);
+	// Agents lists the agents a merged file was made from (meshbench merge).
+	Agent  *Agent  `json:"agent,omitempty"`
+	Agents []Agent `json:"agents,omitempty"`
 }
 
 // Tool names the program that wrote the file.
@@ -109,6 +113,8 @@ type Path struct {
 	ServerHostStats *HostStats `json:"server_host_stats,omitempty"`
 	// Warnings say why a figure of this row cannot be fully trusted.
 	Warnings []string `json:"warnings,omitempty"`
+	// Agents are each load agent's part of a merged row (meshbench merge).
+	Agents []AgentRow `json:"agents,omitempty"`
 }
 
 // Late describes sends that left after their intended time.

@@ -110,8 +110,10 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 		StartedAt: env.Now().UTC(),
 		Scenario:  scJSON,
 		Host:      hoststats.Identify(ctx, env.Roots),
-		Notes:     []string{cpuNote(where)},
 		Placement: where,
+	}
+	if env.Site == nil {
+		f.Notes = []string{cpuNote(where)}
 	}
 	err = r.measureAll(ctx, f)
 	f.FinishedAt = env.Now().UTC()

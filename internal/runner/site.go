@@ -43,6 +43,8 @@ type localSite struct {
 	bcfg     backend.Config
 	replicas []*backend.Server
 	client   *http.Client
+	// at is where the replicas and paths listen (zero: 127.0.0.1).
+	at Listen
 }
 
 func newLocalSite(sc *scenario.Scenario, env Env, procs *proc.Group, tmp string) *localSite {
@@ -63,19 +65,21 @@ func (s *localSite) Open(ctx context.Context, obs Observer) error {
 	// The replicas live as long as the run, not as ctx: an interrupted run
 	// still stops its paths cleanly before close stops the replicas.
 	var err error
-	s.replicas, err = backend.StartReplicas(context.WithoutCancel(ctx), s.sc.Backend.Replicas, s.bcfg)
+	s.replicas, err = startReplicas(context.WithoutCancel(ctx), s.sc.Backend.Replicas, s.bcfg, s.at)
 	if err != nil {
 		return fmt.Errorf("starting the backend: %w", err)
 	}
 	for _, r := range s.replicas {
-		s.env.Upstreams = append(s.env.Upstreams, r.Addr())
+		s.env.Upstreams = append(s.env.Upstreams, upstream(r.Addr()))
 	}
 	obs.Line("backend: %d replicas on %v (payload %d B, delay %s)", len(s.replicas), s.env.Upstreams, s.bcfg.Payload, s.bcfg.Delay)
 	return nil
 }
 
 func (s *localSite) StartPath(ctx context.Context, spec scenario.PathSpec) (paths.Instance, error) {
-	return paths.Start(ctx, spec, s.env)
+	env := s.env
+	env.Host, env.Port = s.at.Host, s.at.Ports[spec.Name]
+	return paths.Start(ctx, spec, env)
 }
 
 func (s *localSite) Host(context.Context) *results.Host { return nil }

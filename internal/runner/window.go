@@ -68,6 +68,16 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 			op.close, op.openErr = r.site.OpenWindow(ctx, w)
 		},
 	}
+	if s, ok := r.site.(Syncer); ok {
+		phase, err := s.SyncWindow(ctx, w)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("path %s: %w", w.Path.Name, err)
+		}
+		cfg.Phase = phase
+	}
 	res, err := load.Run(ctx, cfg)
 	op.mu.Lock()
 	defer op.mu.Unlock()
