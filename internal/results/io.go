@@ -97,6 +97,10 @@ func Write(dir, name string, f *File) (string, error) {
 // Read loads and checks one result file. Every problem is bad input (exit 2)
 // and one line that names the file and, when one is at fault, the field.
 func Read(path string) (*File, error) {
+	// A FIFO or a device would block until a writer came, past any Ctrl-C.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, errext.BadInputf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, errext.BadInputf("%s: %v", path, unwrapPath(err))

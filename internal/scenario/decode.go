@@ -17,6 +17,11 @@ import (
 // Load reads a scenario file on top of Default() and validates it (see
 // Parse). Every problem is bad input (exit 2) naming the file.
 func Load(path string) (*Scenario, error) {
+	// A FIFO or a device would block the open or the read until a writer
+	// came, past any Ctrl-C: only regular files are read.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, errext.BadInputf("scenario %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, errext.BadInputf("scenario %s: %v", path, unwrapPathError(err))
