@@ -19,12 +19,7 @@ all: build
 setup:
 	@scripts/setup.sh
 
-# meshbench-sidecar goes beside mesh# 10 minutes at 2000 req/s through direct, haproxy and linkerd; fails when
-# meshbench or a sidecar grows more than 10% after warm-up. Not run by CI.
-soak: setup
-	scripts/soak.sh $(SOAK_ARGS)
-
-bench: the linkerd paths start it (a
+# meshbench-sidecar goes beside meshbench: the linkerd paths start it (a
 # sidecar that links only the proxy), and fall back to `meshbench sidecar`.
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/meshbench ./cmd/meshbench-sidecar
