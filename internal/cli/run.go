@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,7 @@ type runOptions struct {
 	probes       []string
 	window       time.Duration
 	placement    string
+	insecure     bool
 	remote       remoteOptions
 
 	// changed reports whether a flag was set on the command line.
@@ -96,7 +98,8 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.DurationVar(&o.backendDelay, "backend-delay", 0, "service time the backend adds, e.g. 1ms")
 	f.IntVar(&o.replicas, "replicas", 0, "backend replicas (default scenario: 3)")
 	f.Lookup("sweep").DefValue = "" // pflag would print "(default [])"
-	f.StringVar(&o.target, "target", "", "measure this existing HTTP endpoint as the direct path (no backend is started)")
+	f.StringVar(&o.target, "target", "", "measure this existing http:// or https:// endpoint as the direct path (no backend is started); https trusts the system's CAs and SSL_CERT_FILE")
+	f.BoolVar(&o.insecure, "insecure", false, "with an https --target: do not verify its certificate (self-signed test endpoints)")
 	f.StringVar(&o.out, "out", "results", "directory for the result file")
 	f.StringVar(&o.format, "format", "table", "stdout format: table, markdown or json")
 	f.BoolVar(&o.noHostStats, "no-host-stats", false, "do not sample the host during the runs")
@@ -200,7 +203,7 @@ func checkLocal(ctx context.Context, w *World, sc *scenario.Scenario) error {
 		}
 	}
 	if sc.Target != "" {
-		return checkTarget(ctx, sc.Target)
+		return checkTarget(ctx, sc.Target, sc.Insecure)
 	}
 	return nil
 }
@@ -278,19 +281,24 @@ func (o runOptions) overrides() scenario.Overrides {
 	if ch("placement") {
 		v.Placement = &o.placement
 	}
+	if ch("insecure") {
+		v.Insecure = &o.insecure
+	}
 	return v
 }
 
 // checkTarget makes sure an existing endpoint answers before load is sent to
 // it, so that a typo is a clear error rather than a table full of errors.
-func checkTarget(ctx context.Context, target string) error {
+func checkTarget(ctx context.Context, target string, insecure bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return errext.BadInputf("--target %s: %v", target, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: insecure}}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Do(req)
 	if err != nil {
 		return errext.BadInputf("--target %s is unreachable: %v", target, err)
 	}

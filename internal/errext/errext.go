@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 )
 
 // Exit codes, fixed by SPEC.md.
@@ -66,4 +67,27 @@ func Code(err error) int {
 	default:
 		return Runtime
 	}
+}
+
+// RegularFile refuses, as bad input, a path that exists but is not a
+// regular file: a directory, or a FIFO or device, which would block the
+// read until a writer came, past any Ctrl-C. A path that does not exist is
+// left to the open that follows, whose error says so.
+func RegularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	what := "not a regular file"
+	switch t := fi.Mode().Type(); {
+	case t&os.ModeDir != 0:
+		what = "is a directory"
+	case t&os.ModeNamedPipe != 0:
+		what = "is a named pipe (FIFO), not a regular file"
+	case t&os.ModeDevice != 0:
+		what = "is a device, not a regular file"
+	case t&os.ModeSocket != 0:
+		what = "is a socket, not a regular file"
+	}
+	return BadInputf("%s %s", path, what)
 }

@@ -98,8 +98,8 @@ func Write(dir, name string, f *File) (string, error) {
 // and one line that names the file and, when one is at fault, the field.
 func Read(path string) (*File, error) {
 	// A FIFO or a device would block until a writer came, past any Ctrl-C.
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, errext.BadInputf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	if err := errext.RegularFile(path); err != nil {
+		return nil, err
 	}
 	fh, err := os.Open(path)
 	if err != nil {

@@ -56,7 +56,9 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 		Duration:    w.Len,
 		Connections: sc.Connections,
 		Timeout:     sc.Timeout.D(),
-		Progress:    func(p load.Progress) { r.obs.Load(w, p) },
+		// Only an https target can be insecure (scenario validation).
+		InsecureSkipVerify: sc.Insecure,
+		Progress:           func(p load.Progress) { r.obs.Load(w, p) },
 		OnMeasure: func(time.Time) {
 			op.mu.Lock()
 			defer op.mu.Unlock()

@@ -19,8 +19,8 @@ import (
 func Load(path string) (*Scenario, error) {
 	// A FIFO or a device would block the open or the read until a writer
 	// came, past any Ctrl-C: only regular files are read.
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, errext.BadInputf("scenario %s: not a regular file (%s)", path, fi.Mode().Type())
+	if err := errext.RegularFile(path); err != nil {
+		return nil, fmt.Errorf("scenario %w", err)
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -28,6 +28,7 @@ type Overrides struct {
 	// Target sets the endpoint measured as direct; without Paths it also
 	// makes direct the only path.
 	Target      *string
+	Insecure    *bool
 	NoHostStats *bool
 	Probes      *[]string
 	Window      *time.Duration
@@ -66,6 +67,7 @@ func (o Overrides) Apply(sc *Scenario) (*Scenario, error) {
 	setDuration(&out.Window, o.Window)
 	set(&out.Placement, o.Placement)
 	set(&out.MaxRounds, o.MaxRounds)
+	set(&out.Insecure, o.Insecure)
 	if o.Probes != nil {
 		out.HostStats.Probes = append([]string(nil), *o.Probes...)
 	}

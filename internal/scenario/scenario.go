@@ -43,7 +43,11 @@ type Scenario struct {
 	Backend Backend  `yaml:"backend" json:"backend"`
 	// Target, when set, is an existing HTTP endpoint measured as the direct
 	// path; no backend is started and only the direct path may run.
-	Target    string    `yaml:"target" json:"target,omitempty"`
+	Target string `yaml:"target" json:"target,omitempty"`
+	// Insecure skips the verification of an https target's certificate,
+	// for self-signed test endpoints (--insecure). The usual trust store,
+	// with SSL_CERT_FILE honoured, is the better way to trust one.
+	Insecure  bool      `yaml:"insecure" json:"insecure,omitempty"`
 	HostStats HostStats `yaml:"host_stats" json:"host_stats"`
 	// Faults change backend replicas at set times of every measured window,
 	// to see how each path copes (ejection, retries). Replicas are restored

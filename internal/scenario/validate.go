@@ -222,6 +222,9 @@ func checkDuration(field, what string, d, lo, hi time.Duration, loName, hiName s
 }
 
 func (s *Scenario) checkTarget() error {
+	if s.Insecure && !strings.HasPrefix(s.Target, "https://") {
+		return errAt("insecure", "insecure skips the certificate check of an https target; this scenario has none")
+	}
 	if s.Target == "" {
 		return nil
 	}
