@@ -107,6 +107,9 @@ type Path struct {
 	// ServerHostStats is what the server host did during the row's windows
 	// in a two-host run (host_stats is then the client's).
 	ServerHostStats *HostStats `json:"server_host_stats,omitempty"`
+	// Resilience is how the row met the scenario's faults (scenarios with
+	// faults only); the summary entry merges the rows' blocks.
+	Resilience *Resilience `json:"resilience,omitempty"`
 	// Warnings say why a figure of this row cannot be fully trusted.
 	Warnings []string `json:"warnings,omitempty"`
 }
