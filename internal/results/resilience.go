@@ -71,6 +71,11 @@ type FaultOutcome struct {
 	RecoverS *float64 `json:"recover_s"`
 	// Recovered counts the windows in which the path recovered.
 	Recovered int `json:"recovered_windows"`
+	// Requests and Errors count the requests of the slices the fault
+	// lasted through (from the one it began in), whatever else failed
+	// meanwhile: faults that overlap share their slices.
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
 }
 
 // Phase is the part of the windows before, during or after the faults,
@@ -155,6 +160,8 @@ func MergeResilience(blocks []*Resilience) *Resilience {
 				out.Faults[i].RecoverS = worstRecovery(out.Faults[i].RecoverS, f.RecoverS)
 			}
 			out.Faults[i].Recovered += f.Recovered
+			out.Faults[i].Requests += f.Requests
+			out.Faults[i].Errors += f.Errors
 		}
 	}
 	out.Settle()
@@ -211,13 +218,17 @@ func (r *Resilience) Settle() {
 	worst := 0.0
 	for _, f := range r.Faults {
 		if f.RecoverS == nil {
-			never = append(never, fmt.Sprintf("%s on replica %d at %ss (recovered in %d of %d windows)", f.Action, f.Replica, num(f.AtS), f.Recovered, r.Windows))
+			s := fmt.Sprintf("%s on replica %d at %s s", f.Action, f.Replica, num(f.AtS))
+			if f.Recovered > 0 {
+				s += fmt.Sprintf(" (in %d of %d windows)", r.Windows-f.Recovered, r.Windows)
+			}
+			never = append(never, s)
 			continue
 		}
 		worst = max(worst, *f.RecoverS)
 	}
 	if len(never) > 0 {
-		r.RecoverNote = fmt.Sprintf("never recovered: the error rate did not stay under %g%% for %gs after %s", 100*RecoverErrorShare, max(RecoverSpanS, r.ResolutionS), strings.Join(never, ", "))
+		r.RecoverNote = fmt.Sprintf("never under %g%% errors for a whole %g s slice after %s", 100*RecoverErrorShare, max(RecoverSpanS, r.ResolutionS), strings.Join(never, " or "))
 		return
 	}
 	if len(r.Faults) > 0 {

@@ -36,6 +36,12 @@ func windowResilience(faults []scenario.Fault, res *load.Result) (*results.Resil
 		}
 		first, last = min(first, at), max(last, end)
 		fo := results.FaultOutcome{Action: f.Action(), Replica: f.Replica, AtS: at.Seconds(), EndS: end.Seconds()}
+		for _, iv := range res.Timeline {
+			if iv.Start+iv.Length > at && iv.Start < end {
+				fo.Requests += iv.Requests
+				fo.Errors += iv.Errors
+			}
+		}
 		if rec, ok := recovery(res.Timeline, at, win); ok {
 			s := rec.Seconds()
 			fo.RecoverS, fo.Recovered = &s, 1

@@ -75,8 +75,11 @@ func TestWindowResilience(t *testing.T) {
 	if len(r.Faults) != 2 || *r.Faults[0].RecoverS != 2 || *r.Faults[1].RecoverS != 1 || r.Faults[0].Recovered != 1 {
 		t.Fatalf("faults %+v", r.Faults)
 	}
-	if f := r.Faults[0]; f.Action != "kill" || f.AtS != 2 || f.EndS != 4 {
+	if f := r.Faults[0]; f.Action != "kill" || f.AtS != 2 || f.EndS != 4 || f.Requests != 800 || f.Errors != 240 {
 		t.Errorf("kill %+v", f)
+	}
+	if f := r.Faults[1]; f.Requests != 400 || f.Errors != 5 {
+		t.Errorf("error rate %+v", f)
 	}
 	if r.RecoverS == nil || *r.RecoverS != 2 || r.RecoverNote != "" || r.ResolutionS != 1 || r.Windows != 1 {
 		t.Errorf("block: recover %v %q, resolution %g, windows %d", r.RecoverS, r.RecoverNote, r.ResolutionS, r.Windows)
