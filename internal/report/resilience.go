@@ -139,7 +139,7 @@ func faultText(fo results.FaultOutcome) string {
 	return fmt.Sprintf("%s replica %d at %s s until %s s", strings.ReplaceAll(fo.Action, "_", " "), fo.Replica, num(fo.AtS), num(fo.EndS))
 }
 
-const kneeLegend = "knee: the highest rate up to which every sweep step was carried: target rate met within 1%, under 1% of sends late, under 1% errors, p99 within the bound (10 times the path's p99 at the lowest rate unless the scenario names one); a path that clearly saturated (target missed by over 10%, over 10% errors, or p99 past the bound) was not measured at higher rates"
+const kneeLegend = "knee: the highest rate up to which every sweep step was carried: target rate met within 1%, under 1% of sends late for want of a connection (the load generator's own lag is not the path's), under 1% errors, p99 within the bound (10 times the path's p99 at the lowest rate unless the scenario names one); a path that clearly saturated (target missed, sends late for want of a connection or errors, each over 10%, or p99 past the bound) was not measured at higher rates"
 
 // kneeGrid has a row per path of a sweep: its knee, the p99 bound and why
 // the knee is where it is. The A/A path is left out: it is direct again.

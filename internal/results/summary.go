@@ -78,7 +78,9 @@ type Summary struct {
 
 // Knee is the highest rate of a sweep a path carried. A step is carried
 // when the path met its target rate within 1%, with under 1% of its sends
-// late and under 1% of its requests failed, and its p99 within the bound;
+// late for want of a connection (Late.ConnWaitCount: the target held every
+// connection; the load generator's own lag is not the path's) and under 1%
+// of its requests failed, and its p99 within the bound;
 // the knee is the highest rate up to which every measured step was
 // carried, so that one noisy step above a failed one does not raise it.
 type Knee struct {
