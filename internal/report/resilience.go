@@ -105,7 +105,9 @@ func recoverCell(r *results.Resilience) string {
 // cut, and names the paths that never recovered and from what.
 func faultsLegend(f FileReport) string {
 	var r *results.Resilience
-	var never []string
+	// Paths that never recovered, grouped by what their note says.
+	var notes []string
+	byNote := map[string][]string{}
 	for _, p := range f.Paths {
 		if p.Summary == nil || p.Summary.Resilience == nil {
 			continue
@@ -114,8 +116,15 @@ func faultsLegend(f FileReport) string {
 			r = p.Summary.Resilience
 		}
 		if n := p.Summary.Resilience.RecoverNote; n != "" {
-			never = append(never, p.Name+": "+n)
+			if byNote[n] == nil {
+				notes = append(notes, n)
+			}
+			byNote[n] = append(byNote[n], p.Name)
 		}
+	}
+	var never []string
+	for _, n := range notes {
+		never = append(never, strings.Join(byNote[n], ", ")+": "+n)
 	}
 	var faults []string
 	for _, fo := range r.Faults {

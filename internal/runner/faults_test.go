@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/meshbench/meshbench/internal/backend"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
@@ -74,5 +76,67 @@ func TestFaultScenarioResilience(t *testing.T) {
 	}
 	if f.Paths[0].Resilience.ProxyCounters != nil {
 		t.Errorf("direct has proxy counters %v", f.Paths[0].Resilience.ProxyCounters)
+	}
+}
+
+// waitMode returns once r is in mode m (an event, not a time).
+func waitMode(t *testing.T, r *backend.Server, m backend.Mode) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Mode() != m {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s stayed %s, want %s", r.Addr(), r.Mode(), m)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestArmFaults: each fault's action fires on its replica and ends at
+// restore_after; faults not yet due when the window closes never fire;
+// restoring puts every replica back, a killed one on its own port.
+func TestArmFaults(t *testing.T) {
+	base := backend.Config{ErrorRate: 0.1}
+	rs, err := backend.StartReplicas(context.Background(), 3, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, r := range rs {
+			r.Close()
+		}
+	}()
+	half := 0.5
+	a := armFaults(time.Now(), []scenario.Fault{
+		{At: 0, Replica: 0, Blackhole: true, RestoreAfter: dur(20 * time.Millisecond)},
+		{At: 0, Replica: 1, Reset: true},
+		{At: dur(time.Hour), Replica: 2, Kill: true},
+		{At: 0, Replica: 2, ErrorRate: &half},
+		{At: 0, Replica: 7, Kill: true}, // no such replica here: left out
+	}, rs, base)
+	waitMode(t, rs[0], backend.Blackhole)
+	waitMode(t, rs[0], backend.Serving) // restore_after
+	waitMode(t, rs[1], backend.Reset)
+	if err := a.disarm(); err != nil {
+		t.Fatal(err)
+	}
+	if rs[2].Mode() != backend.Serving || rs[1].Mode() != backend.Reset {
+		t.Errorf("after disarm: replica 2 %s (its kill was an hour off), replica 1 %s (restored only by restoreReplicas)", rs[2].Mode(), rs[1].Mode())
+	}
+	addr := rs[2].Addr()
+	if err := rs[2].SetMode(backend.Killed); err != nil {
+		t.Fatal(err)
+	}
+	if err := restoreReplicas(rs, base); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		resp, err := http.Get(r.URL())
+		if err != nil || r.Mode() != backend.Serving {
+			t.Fatalf("replica %d after restoring: %s, %v", i, r.Mode(), err)
+		}
+		resp.Body.Close()
+	}
+	if rs[2].Addr() != addr {
+		t.Errorf("replica 2 came back on %s, was %s", rs[2].Addr(), addr)
 	}
 }
