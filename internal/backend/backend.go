@@ -6,8 +6,9 @@
 // adds is not hidden in backend noise: the payload is built once, delays use
 // the precise timer of package timer rather than Go's coarse timers, and the
 // delay and error draws come from one seeded generator, so a run can be
-// repeated. Error rate and delay can be changed while it serves, for fault
-// scenarios.
+// repeated. Error rate and delay can be changed while it serves, and a
+// replica can be put into a fault mode (blackhole, reset, killed) and back
+// (faults.go), for fault scenarios.
 package backend
 
 import (
@@ -80,10 +81,25 @@ func (c Config) Validate() error {
 
 // Server is one running backend replica.
 type Server struct {
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
+	// addr is where the replica listens, fixed at Start: a killed replica
+	// listens there again when it is revived.
+	addr string
 	tm   *timer.Timer
+	// life guards the listener and HTTP server of the current life of the
+	// replica (a kill ends one, a revival starts the next) and closed.
+	life   sync.Mutex
+	srv    *http.Server
+	done   chan struct{} // closed when the current Serve returns
+	closed bool
+	// gone is closed by Close: the replica is stopped for good.
+	gone chan struct{}
+
+	// mode is the fault mode (a Mode); connMu guards conns, the open
+	// connections, and hold, which a blackhole's held requests wait on.
+	mode   atomic.Int32
+	connMu sync.Mutex
+	conns  map[*conn]struct{}
+	hold   chan struct{}
 
 	payload []byte
 	// Header values shared by every response, built once.
@@ -115,8 +131,9 @@ func Start(ctx context.Context, addr string, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
 	s := &Server{
-		ln:      ln,
-		done:    make(chan struct{}),
+		addr:    ln.Addr().String(),
+		gone:    make(chan struct{}),
+		conns:   map[*conn]struct{}{},
 		tm:      timer.Default(),
 		payload: make([]byte, cfg.Payload),
 		okLen:   []string{strconv.Itoa(cfg.Payload)},
@@ -131,25 +148,37 @@ func Start(ctx context.Context, addr string, cfg Config) (*Server, error) {
 	}
 	s.delay.Store(int64(cfg.Delay))
 	s.errorRate.Store(math.Float64bits(cfg.ErrorRate))
-	s.srv = &http.Server{
-		Handler:           h2c.NewHandler(s, &http2.Server{}),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	go func() {
-		defer close(s.done)
-		// Serve returns ErrServerClosed on Close; anything else means the
-		// listener broke, and Close reports the same state.
-		_ = s.srv.Serve(ln)
-	}()
+	s.serve(ln)
 	go func() {
 		select {
 		case <-ctx.Done():
 			s.Close()
-		case <-s.done:
+		case <-s.gone:
 		}
 	}()
 	return s, nil
+}
+
+// serve starts a life of the replica on ln. The caller holds s.life or is
+// Start.
+func (s *Server) serve(ln net.Listener) {
+	srv := &http.Server{
+		Handler:           h2c.NewHandler(s, &http2.Server{}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// A request can reach its own connection, to reset it.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+	}
+	done := make(chan struct{})
+	s.srv, s.done = srv, done
+	go func() {
+		defer close(done)
+		// Serve returns ErrServerClosed on Close; anything else means the
+		// listener broke, and Close reports the same state.
+		_ = srv.Serve(&listener{Listener: ln, s: s})
+	}()
 }
 
 // StartReplicas starts n backends on 127.0.0.1 with kernel-chosen ports.
@@ -174,8 +203,9 @@ func StartReplicas(ctx context.Context, n int, cfg Config) ([]*Server, error) {
 	return out, nil
 }
 
-// Addr is the host:port the backend listens on.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// Addr is the host:port the backend listens on (or did, and will again
+// when revived, while it is killed).
+func (s *Server) Addr() string { return s.addr }
 
 // URL is the backend's base URL.
 func (s *Server) URL() string { return "http://" + s.Addr() }
@@ -204,16 +234,44 @@ func (s *Server) Counts() (requests, failures int64) {
 }
 
 // Close stops listening and drops every connection at once (a killed
-// replica, as far as clients can tell). It is safe to call more than once.
+// replica, as far as clients can tell), for good: it cannot be revived.
+// It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		err := s.srv.Close()
-		<-s.done
-		if err != nil && !errors.Is(err, net.ErrClosed) {
-			s.closeErr = err
-		}
+		s.life.Lock()
+		defer s.life.Unlock()
+		s.closed = true
+		s.closeErr = s.stop()
+		s.release()
+		close(s.gone)
 	})
 	return s.closeErr
+}
+
+// stop ends the current life, if the replica is serving: the listener and
+// every connection are closed. The caller holds s.life.
+func (s *Server) stop() error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	<-s.done
+	// Connections the HTTP server no longer tracks (those h2c took over)
+	// are closed too.
+	s.connMu.Lock()
+	open := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		open = append(open, c)
+	}
+	s.connMu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+	s.srv = nil
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 // draw picks this request's delay and whether it fails.
@@ -236,10 +294,11 @@ func (s *Server) draw() (time.Duration, bool) {
 	return time.Duration(d), fail
 }
 
-// ServeHTTP answers one request.
+// ServeHTTP answers one request, unless a fault mode says otherwise.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s.requests.Add(1)
+	s.fault(r)
 	if r.Body != nil {
 		// Read the whole request, as a real service would, before answering.
 		_, _ = io.Copy(io.Discard, r.Body)

@@ -56,6 +56,10 @@ func writeMarkdown(w io.Writer, r *Report, o Options) error {
 		fmt.Fprintf(&b, "\n%s. Steal and iowait are averaged over every measured window; the disk is the one with the longest average queue.\n\n", capitalize(legend))
 	}
 
+	if err := writeSectionsMarkdown(&b, r); err != nil {
+		return err
+	}
+
 	b.WriteString("## Percentiles\n\n")
 	b.WriteString("Response time in ms over all trials (HDR histograms merged); `+` columns are the overhead over direct.\n\n")
 	for _, f := range r.Files {
@@ -300,7 +304,7 @@ func allWarnings(r *Report) []string {
 // renderMarkdown draws g as a GitHub-flavoured markdown table. Cells are
 // plain text: anything markdown would read as markup is escaped.
 func renderMarkdown(b *strings.Builder, g grid) error {
-	esc := grid{left: g.left, header: escapeCells(g.header)}
+	esc := grid{left: g.left, textLast: g.textLast, header: escapeCells(g.header)}
 	for _, row := range g.rows {
 		esc.rows = append(esc.rows, escapeCells(row))
 	}

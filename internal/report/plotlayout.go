@@ -120,7 +120,10 @@ func wrapText(text string, measure func(string) vg.Length, width vg.Length) stri
 // the positive values span more than logSpan, so that a median and a tail
 // ten times higher both read; otherwise linear from zero with a little
 // headroom over the highest value.
-func setYScale(p *plot.Plot, values []float64) {
+func setYScale(p *plot.Plot, values []float64) { setScale(&p.Y, values) }
+
+// setScale picks ax's scale for values, as setYScale says.
+func setScale(ax *plot.Axis, values []float64) {
 	lo, hi := math.Inf(1), 0.0
 	for _, v := range values {
 		if v > 0 {
@@ -128,19 +131,19 @@ func setYScale(p *plot.Plot, values []float64) {
 		}
 	}
 	if hi == 0 {
-		p.Y.Min = 0
+		ax.Min = 0
 		return
 	}
 	if hi/lo <= logSpan {
-		p.Y.Min, p.Y.Max = 0, hi*1.05
+		ax.Min, ax.Max = 0, hi*1.05
 		return
 	}
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = logTicks{}
-	p.Y.Min = niceBelow(lo)
-	p.Y.Max = hi * 1.2
-	if !strings.Contains(p.Y.Label.Text, "log scale") {
-		p.Y.Label.Text = strings.TrimSuffix(p.Y.Label.Text, ")") + ", log scale)"
+	ax.Scale = plot.LogScale{}
+	ax.Tick.Marker = logTicks{}
+	ax.Min = niceBelow(lo)
+	ax.Max = hi * 1.2
+	if !strings.Contains(ax.Label.Text, "log scale") {
+		ax.Label.Text = strings.TrimSuffix(ax.Label.Text, ")") + ", log scale)"
 	}
 }
 

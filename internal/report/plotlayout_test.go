@@ -47,13 +47,7 @@ func TestChartLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pf := range plotFiles(r) {
-		f := r.Files[pf.file]
-		var p *plot.Plot
-		if pf.path < 0 {
-			p, err = spectrumPlot(f, pf.title)
-		} else {
-			p, err = timelinePlot(f.Paths[pf.path], pf.title)
-		}
+		p, err := pf.draw(r)
 		if err != nil {
 			t.Fatal(err)
 		}

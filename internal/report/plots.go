@@ -19,7 +19,23 @@ import (
 type plotFile struct {
 	name, title string
 	file        int
-	path        int // -1 for the percentile spectrum of the whole file
+	// path is the path of a timeline chart; -1 for a chart of the whole
+	// file: the percentile spectrum, or with sweep set the latency
+	// against throughput of a rate sweep.
+	path  int
+	sweep bool
+}
+
+// draw makes the chart pf of r.
+func (pf plotFile) draw(r *Report) (*plot.Plot, error) {
+	f := r.Files[pf.file]
+	switch {
+	case pf.sweep:
+		return sweepPlot(f, pf.title)
+	case pf.path < 0:
+		return spectrumPlot(f, pf.title)
+	}
+	return timelinePlot(f.Paths[pf.path], pf.title)
 }
 
 // plotFiles lists the charts WritePlots draws, in a fixed order; markdown
@@ -38,6 +54,13 @@ func plotFiles(r *Report) []plotFile {
 				name:  fileSafe(f.Name) + "-spectrum.svg",
 				title: "Response time by percentile, " + termText(f.Name),
 				file:  fi, path: -1,
+			})
+		}
+		if names, series := sweepSeries(f); hasSweepLine(names, series) {
+			out = append(out, plotFile{
+				name:  fileSafe(f.Name) + "-throughput.svg",
+				title: "Response time against throughput over the sweep, " + termText(f.Name),
+				file:  fi, path: -1, sweep: true,
 			})
 		}
 		for pi, p := range f.Paths {
@@ -64,22 +87,16 @@ func hasTimeline(p PathReport) bool {
 }
 
 // WritePlots draws the SVG charts of r into dir (created if needed): per
-// file a percentile spectrum with one line per path, and per path its p50
-// and p99 over time. It returns the files written.
+// file a percentile spectrum with one line per path and, for a rate sweep,
+// p50 and p99 against the achieved rate; per path its p50 and p99 over
+// time. It returns the files written.
 func WritePlots(dir string, r *Report) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var written []string
 	for _, pf := range plotFiles(r) {
-		f := r.Files[pf.file]
-		var p *plot.Plot
-		var err error
-		if pf.path < 0 {
-			p, err = spectrumPlot(f, pf.title)
-		} else {
-			p, err = timelinePlot(f.Paths[pf.path], pf.title)
-		}
+		p, err := pf.draw(r)
 		if err != nil {
 			return written, fmt.Errorf("%s: %w", pf.name, err)
 		}

@@ -17,8 +17,10 @@ type grid struct {
 	header []string
 	rows   [][]string
 	// left is how many leading columns hold names (left aligned); the
-	// rest are figures, right aligned so that digits line up.
-	left int
+	// rest are figures, right aligned so that digits line up, unless
+	// textLast makes the last one free text, left aligned too.
+	left     int
+	textLast bool
 	// noHeader leaves the header row out (it still sets the column
 	// count), for "name value" tables whose header would only repeat that.
 	noHeader bool
@@ -249,6 +251,9 @@ func writeTable(w io.Writer, r *Report, _ Options) error {
 		if nl := noiseLine(f); nl != "" {
 			fmt.Fprintln(&b, nl)
 		}
+		if err := writeSectionsText(&b, r); err != nil {
+			return err
+		}
 		fmt.Fprintln(&b, "host: "+termText(hostLine(f)))
 		writeList(&b, "warnings", f.Warnings)
 		writeList(&b, "notes", f.Notes)
@@ -260,6 +265,9 @@ func writeTable(w io.Writer, r *Report, _ Options) error {
 			return err
 		}
 		fmt.Fprintln(&b, legend)
+		if err := writeSectionsText(&b, r); err != nil {
+			return err
+		}
 		var warns, notes []string
 		for _, f := range r.Files {
 			if nl := noiseLine(f); nl != "" {
@@ -293,7 +301,7 @@ func aligns(g grid) []tw.Align {
 	a := make([]tw.Align, len(g.header))
 	for i := range a {
 		a[i] = tw.AlignRight
-		if i < g.left {
+		if i < g.left || (g.textLast && i == len(a)-1) {
 			a[i] = tw.AlignLeft
 		}
 	}

@@ -86,6 +86,8 @@ func mergeOne(trials []Path) (Merged, error) {
 			m.ErrorsByClass[k] += v
 		}
 		m.Late.Count += t.Late.Count
+		m.Late.LoopCount += t.Late.LoopCount
+		m.Late.ConnWaitCount += t.Late.ConnWaitCount
 		m.Late.MaxMs = max(m.Late.MaxMs, t.Late.MaxMs)
 		m.Late.P99Ms = max(m.Late.P99Ms, t.Late.P99Ms)
 		m.Late.ThresholdMs = t.Late.ThresholdMs

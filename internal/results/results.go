@@ -111,6 +111,9 @@ type Path struct {
 	// ServerHostStats is what the server host did during the row's windows
 	// in a two-host run (host_stats is then the client's).
 	ServerHostStats *HostStats `json:"server_host_stats,omitempty"`
+	// Resilience is how the row met the scenario's faults (scenarios with
+	// faults only); the summary entry merges the rows' blocks.
+	Resilience *Resilience `json:"resilience,omitempty"`
 	// Warnings say why a figure of this row cannot be fully trusted.
 	Warnings []string `json:"warnings,omitempty"`
 	// Agents are each load agent's part of a merged row (meshbench merge).
@@ -119,8 +122,14 @@ type Path struct {
 
 // Late describes sends that left after their intended time.
 type Late struct {
-	Count int64   `json:"count"`
-	MaxMs float64 `json:"max_ms"`
+	Count int64 `json:"count"`
+	// LoopCount and ConnWaitCount split Count by cause: the load
+	// generator's own lag with a connection free, and waiting for a
+	// connection because slow responses held every one the load may open
+	// (the target's doing). Both 0 in files written before the split.
+	LoopCount     int64   `json:"loop_count,omitempty"`
+	ConnWaitCount int64   `json:"conn_wait_count,omitempty"`
+	MaxMs         float64 `json:"max_ms"`
 	// P99Ms is the 99th percentile of lateness over all sends.
 	P99Ms float64 `json:"p99_ms"`
 	// Threshold is how late a send must be to count, in ms.

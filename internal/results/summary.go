@@ -67,6 +67,37 @@ type Summary struct {
 	// when there were too few pairs to reach it.
 	Confidence float64 `json:"confidence,omitempty"`
 	Verdict    string  `json:"verdict"`
+	// Knee is where the path stopped carrying a sweep's load (sweeps only;
+	// the same knee on each of the path's entries, with this step's own
+	// judgement).
+	Knee *Knee `json:"knee,omitempty"`
+	// Resilience is how the path met the scenario's faults, its rows'
+	// blocks merged (scenarios with faults only).
+	Resilience *Resilience `json:"resilience,omitempty"`
+}
+
+// Knee is the highest rate of a sweep a path carried. A step is carried
+// when the path met its target rate within 1%, with under 1% of its sends
+// late for want of a connection (Late.ConnWaitCount: the target held every
+// connection; the load generator's own lag is not the path's) and under 1%
+// of its requests failed, and its p99 within the bound;
+// the knee is the highest rate up to which every measured step was
+// carried, so that one noisy step above a failed one does not raise it.
+type Knee struct {
+	// Rate is the knee, in requests/s; 0 when the lowest step failed.
+	Rate float64 `json:"rate"`
+	// Reason says why the knee is there: what failed at the lowest
+	// failed step, or that every step was carried.
+	Reason string `json:"reason"`
+	// P99BoundMs is the p99 bound the steps were held to.
+	P99BoundMs float64 `json:"p99_bound_ms"`
+	// Carried says whether this entry's step was carried; Why, when it
+	// was not, says what failed.
+	Carried bool   `json:"carried"`
+	Why     string `json:"why,omitempty"`
+	// SkippedAbove is the rate above which the path was not measured,
+	// having clearly saturated there; 0 when it was measured at every step.
+	SkippedAbove float64 `json:"skipped_above,omitempty"`
 }
 
 // NoiseFloor is the run's A/A overhead, the baseline measured against
@@ -136,6 +167,11 @@ func SummarizePaths(f *File) ([]Summary, *NoiseFloor) {
 			isBase[key{p.Name, p.Step}] = true
 		}
 	}
+	blocks := map[key][]*Resilience{}
+	for _, p := range f.Paths {
+		k := key{p.Name, p.Step}
+		blocks[k] = append(blocks[k], p.Resilience)
+	}
 	var out []Summary
 	var floor *NoiseFloor
 	for _, k := range order {
@@ -184,6 +220,9 @@ func SummarizePaths(f *File) ([]Summary, *NoiseFloor) {
 			}
 		}
 		out = append(out, s)
+	}
+	for i := range out {
+		out[i].Resilience = MergeResilience(blocks[key{out[i].Name, out[i].Step}])
 	}
 	return out, floor
 }

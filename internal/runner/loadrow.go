@@ -24,10 +24,12 @@ func pathRow(p *results.Path, r *load.Result) error {
 	}
 	lateness := results.Summarize(r.Late.All)
 	p.Late = results.Late{
-		Count:       r.Late.Count,
-		MaxMs:       lateness.Max,
-		P99Ms:       lateness.P99,
-		ThresholdMs: float64(r.Late.Threshold) / float64(time.Millisecond),
+		Count:         r.Late.Count,
+		LoopCount:     r.Late.Loop,
+		ConnWaitCount: r.Late.ConnWait,
+		MaxMs:         lateness.Max,
+		P99Ms:         lateness.P99,
+		ThresholdMs:   float64(r.Late.Threshold) / float64(time.Millisecond),
 	}
 	p.LatencyMs = results.Summarize(r.Response)
 	p.ServiceTimeMs = results.Summarize(r.Service)

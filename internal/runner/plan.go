@@ -63,6 +63,10 @@ type Window struct {
 	Order int
 	// N counts windows from 1; Total is the plan's number of windows.
 	N, Total int
+	// Opened is when the window's measurement began; it is set only in
+	// the Window a Site's OpenWindow gets, so that faults fire at their
+	// offsets from that moment.
+	Opened time.Time
 }
 
 // NewPlan lays out the measured windows of sc, which must be valid: windows

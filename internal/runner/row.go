@@ -8,14 +8,17 @@ import (
 
 	"github.com/meshbench/meshbench/internal/load"
 	"github.com/meshbench/meshbench/internal/results"
+	"github.com/meshbench/meshbench/internal/scenario"
 )
 
 // row gathers the windows of one path in one round into its result row.
 type row struct {
 	w        Window // the row's first window
 	settings map[string]string
-	windows  []*measured
-	usage    *results.Proxy
+	// faults are the scenario's, which every window of the row met.
+	faults  []scenario.Fault
+	windows []*measured
+	usage   *results.Proxy
 	// usageErr is the first reason a window's usage is unknown; the row's
 	// usage is then unknown as a whole.
 	usageErr error
@@ -72,6 +75,10 @@ func (rw *row) result(baseline string, full time.Duration) (*results.Path, error
 		p.Warnings = append(p.Warnings, fmt.Sprintf("proxy usage unknown: %v", rw.usageErr))
 	case rw.hasUsage:
 		p.Proxy = rw.usage
+	}
+	var err error
+	if p.Resilience, err = rowResilience(rw.faults, rw.windows, p.Proxy); err != nil {
+		return nil, fmt.Errorf("path %s: %w", w.Path.Name, err)
 	}
 	return p, nil
 }

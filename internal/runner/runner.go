@@ -83,7 +83,7 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 	if err != nil {
 		return nil, err
 	}
-	r := &run{plan: plan, env: env, obs: obs, site: env.Site}
+	r := &run{plan: plan, env: env, obs: obs, site: env.Site, climb: newClimb(plan)}
 	var where *results.Placement
 	if r.site == nil {
 		var restore func()
@@ -123,6 +123,9 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 	}
 	results.SetOverhead(f.Paths)
 	f.Summary, f.NoiseFloorMs = results.SummarizePaths(f)
+	if kerr := r.climb.finish(f); kerr != nil && err == nil {
+		err = kerr
+	}
 	var stats []*results.HostStats
 	for _, p := range f.Paths {
 		stats = append(stats, p.HostStats)
@@ -142,6 +145,8 @@ type run struct {
 	env  Env
 	obs  Observer
 	site Site
+	// climb stops a sweep's paths from climbing past saturation.
+	climb *climb
 }
 
 // measureAll runs the probes, opens the site, brings every path up and
@@ -181,6 +186,7 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 			}
 			f.Paths = append(f.Paths, *p)
 			r.obs.Done(rows[k].w, p)
+			r.climb.observe(rows[k].w, p, r.obs)
 		}
 		clear(rows)
 		order = order[:0]
@@ -190,6 +196,15 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 	for i, w := range ws {
 		if ctx.Err() != nil {
 			break
+		}
+		roundEnds := i == len(ws)-1 || ws[i+1].Round != w.Round
+		if r.climb.skips(w) {
+			if roundEnds {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		if w.Step.Index > 0 && w.Step.Index != step {
 			step = w.Step.Index
@@ -203,12 +218,12 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 		if m != nil {
 			k := rowKey{w.Path.Name, w.Round}
 			if rows[k] == nil {
-				rows[k] = &row{w: w, settings: insts[w.Path.Name].Settings()}
+				rows[k] = &row{w: w, settings: insts[w.Path.Name].Settings(), faults: sc.Faults}
 				order = append(order, k)
 			}
 			rows[k].add(m)
 		}
-		if i == len(ws)-1 || ws[i+1].Round != w.Round {
+		if roundEnds {
 			if err := flush(); err != nil {
 				return err
 			}

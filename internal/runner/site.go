@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/meshbench/meshbench/internal/backend"
@@ -42,7 +41,6 @@ type localSite struct {
 	env      paths.Env
 	bcfg     backend.Config
 	replicas []*backend.Server
-	client   *http.Client
 	// at is where the replicas and paths listen (zero: 127.0.0.1).
 	at Listen
 }
@@ -51,10 +49,9 @@ func newLocalSite(sc *scenario.Scenario, env Env, procs *proc.Group, tmp string)
 	bk := sc.Backend
 	bcfg := backend.Config{Payload: bk.Payload, Delay: bk.Delay.D(), Distribution: bk.DelayDistribution, ErrorRate: bk.ErrorRate}
 	return &localSite{
-		sc:     sc,
-		env:    paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp, Procs: procs, Backend: bcfg, Connections: sc.Connections},
-		bcfg:   bcfg,
-		client: &http.Client{Timeout: time.Second},
+		sc:   sc,
+		env:  paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp, Procs: procs, Backend: bcfg, Connections: sc.Connections},
+		bcfg: bcfg,
 	}
 }
 
@@ -91,79 +88,18 @@ func (s *localSite) Close() {
 	s.replicas = nil
 }
 
-func (s *localSite) OpenWindow(context.Context, Window) (func() (*results.HostStats, error), error) {
+// OpenWindow arms the scenario's faults from the window's opening; closing
+// the window disarms them and restores every replica.
+func (s *localSite) OpenWindow(_ context.Context, w Window) (func() (*results.HostStats, error), error) {
 	if len(s.sc.Faults) == 0 {
 		return func() (*results.HostStats, error) { return nil, nil }, nil
 	}
-	var timers []*time.Timer
-	for _, f := range s.sc.Faults {
-		if f.Replica >= len(s.replicas) {
-			continue
-		}
-		r := s.replicas[f.Replica]
-		timers = append(timers, time.AfterFunc(f.At.D(), func() {
-			switch {
-			case f.ErrorRate != nil:
-				r.SetErrorRate(*f.ErrorRate)
-			case f.Delay != nil:
-				r.SetDelay(f.Delay.D())
-			case f.Kill:
-				r.Close()
-			}
-		}))
+	opened := w.Opened
+	if opened.IsZero() {
+		opened = time.Now()
 	}
+	a := armFaults(opened, s.sc.Faults, s.replicas, s.bcfg)
 	return func() (*results.HostStats, error) {
-		for _, t := range timers {
-			t.Stop()
-		}
-		return nil, s.restore()
+		return nil, errors.Join(a.disarm(), restoreReplicas(s.replicas, s.bcfg))
 	}, nil
-}
-
-// restore undoes the faults between windows: rates and delays are reset, and
-// a killed replica is started again on its old port.
-func (s *localSite) restore() error {
-	var errs []error
-	for i, r := range s.replicas {
-		if err := r.SetErrorRate(s.bcfg.ErrorRate); err != nil {
-			errs = append(errs, err)
-		}
-		if err := r.SetDelay(s.bcfg.Delay); err != nil {
-			errs = append(errs, err)
-		}
-		if s.answers(r.URL()) {
-			continue
-		}
-		r.Close()
-		nr, err := startOn(r.Addr(), s.bcfg)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("restarting replica %d: %w", i, err))
-			continue
-		}
-		s.replicas[i] = nr
-	}
-	return errors.Join(errs...)
-}
-
-func (s *localSite) answers(url string) bool {
-	resp, err := s.client.Get(url)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return true
-}
-
-// startOn starts a replica on a given address, retrying briefly while the
-// kernel still holds the old listener's port.
-func startOn(addr string, cfg backend.Config) (*backend.Server, error) {
-	var err error
-	for range 20 {
-		var s *backend.Server
-		if s, err = backend.Start(context.Background(), addr, cfg); err == nil {
-			return s, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil, err
 }

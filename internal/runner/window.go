@@ -59,7 +59,7 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 		// Only an https target can be insecure (scenario validation).
 		InsecureSkipVerify: sc.Insecure,
 		Progress:           func(p load.Progress) { r.obs.Load(w, p) },
-		OnMeasure: func(time.Time) {
+		OnMeasure: func(start time.Time) {
 			op.mu.Lock()
 			defer op.mu.Unlock()
 			op.opened = true
@@ -67,7 +67,9 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 			if !sc.HostStats.Disabled {
 				op.sampler = hoststats.StartSampler(ctx, r.env.Roots, sc.HostStats.Interval.D())
 			}
-			op.close, op.openErr = r.site.OpenWindow(ctx, w)
+			opened := w
+			opened.Opened = start
+			op.close, op.openErr = r.site.OpenWindow(ctx, opened)
 		},
 	}
 	if s, ok := r.site.(Syncer); ok {
