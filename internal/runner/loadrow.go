@@ -40,16 +40,24 @@ func pathRow(p *results.Path, r *load.Result) error {
 	if p.ServiceHistogram, err = results.EncodeHistogram(r.Service); err != nil {
 		return err
 	}
-	p.Timeline = make([]results.Interval, 0, len(r.Timeline))
-	for _, iv := range r.Timeline {
+	p.Timeline = compactTimeline(r.Timeline, 0)
+	p.Warnings = append(p.Warnings, stallWarnings(r)...)
+	return nil
+}
+
+// compactTimeline summarises the load engine's timeline slices for the
+// result (p50, p99, max of each), placed off later than they were: a
+// window's offset within its row.
+func compactTimeline(ivs []load.Interval, off time.Duration) []results.Interval {
+	out := make([]results.Interval, 0, len(ivs))
+	for _, iv := range ivs {
 		s := results.Summarize(iv.Response)
-		p.Timeline = append(p.Timeline, results.Interval{
-			StartS: iv.Start.Seconds(), Requests: iv.Requests, Errors: iv.Errors,
+		out = append(out, results.Interval{
+			StartS: round3((off + iv.Start).Seconds()), Requests: iv.Requests, Errors: iv.Errors,
 			P50Ms: s.P50, P99Ms: s.P99, MaxMs: s.Max,
 		})
 	}
-	p.Warnings = append(p.Warnings, stallWarnings(r)...)
-	return nil
+	return out
 }
 
 // stallWarnings say which side held the load back: the load generator

@@ -121,18 +121,10 @@ func recovery(tl []load.Interval, at, win time.Duration) (time.Duration, bool) {
 
 // rowResilience is a row's block: its windows' blocks merged, with the
 // proxy counters that tell how the path coped, over the row's windows.
-func rowResilience(faults []scenario.Fault, windows []*measured, usage *results.Proxy) (*results.Resilience, error) {
-	var blocks []*results.Resilience
-	for _, m := range windows {
-		b, err := windowResilience(faults, m.load)
-		if err != nil {
-			return nil, err
-		}
-		blocks = append(blocks, b)
-	}
+func rowResilience(blocks []*results.Resilience, usage *results.Proxy) *results.Resilience {
 	out := results.MergeResilience(blocks)
 	if out == nil || usage == nil {
-		return out, nil
+		return out
 	}
 	for _, k := range results.ResilienceCounters {
 		if v, ok := usage.Counters[k]; ok {
@@ -142,5 +134,5 @@ func rowResilience(faults []scenario.Fault, windows []*measured, usage *results.
 			out.ProxyCounters[k] = v
 		}
 	}
-	return out, nil
+	return out
 }
