@@ -37,6 +37,8 @@ type row struct {
 	// usage is then unknown as a whole.
 	usageErr error
 	hasUsage bool
+	// warnings are the runner's about the row (a proxy that died).
+	warnings []string
 }
 
 func (rw *row) add(m *measured) {
@@ -110,6 +112,7 @@ func (rw *row) result(baseline string, full time.Duration) (*results.Path, error
 	case rw.hasUsage:
 		p.Proxy = rw.usage
 	}
+	p.Warnings = append(p.Warnings, rw.warnings...)
 	if rw.resErr != nil {
 		return nil, fmt.Errorf("path %s: %w", w.Path.Name, rw.resErr)
 	}

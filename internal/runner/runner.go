@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/meshbench/meshbench/internal/hoststats"
@@ -141,6 +143,8 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 
 // run is one Run in progress.
 type run struct {
+	// dead names the paths whose proxy ended during the run, and how.
+	dead map[string]error
 	plan *Plan
 	env  Env
 	obs  Observer
@@ -175,61 +179,110 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
+	rs := &rowSet{run: r, f: f, rows: map[rowKey]*row{}}
+	err = r.measureWindows(ctx, insts, rs)
+	return errors.Join(err, rs.flush(), r.deadErr())
+}
+
+// measureWindows measures the plan's windows in order, folding each into
+// its row and writing the rows out as each round ends. A path that is
+// saturated (sweeps) or whose proxy died has its later windows skipped.
+func (r *run) measureWindows(ctx context.Context, insts map[string]paths.Instance, rs *rowSet) error {
 	ws := r.plan.Windows()
-	rows := map[rowKey]*row{}
-	var order []rowKey
-	flush := func() error {
-		for _, k := range order {
-			p, err := rows[k].result(r.plan.Baseline, sc.Duration.D())
-			if err != nil {
-				return err
-			}
-			f.Paths = append(f.Paths, *p)
-			r.obs.Done(rows[k].w, p)
-			r.climb.observe(rows[k].w, p, r.obs)
-		}
-		clear(rows)
-		order = order[:0]
-		return nil
-	}
 	step := -1
 	for i, w := range ws {
 		if ctx.Err() != nil {
-			break
+			return nil
 		}
 		roundEnds := i == len(ws)-1 || ws[i+1].Round != w.Round
-		if r.climb.skips(w) {
-			if roundEnds {
-				if err := flush(); err != nil {
-					return err
-				}
+		if !r.climb.skips(w) && r.dead[w.Path.Name] == nil {
+			if w.Step.Index > 0 && w.Step.Index != step {
+				step = w.Step.Index
+				r.obs.Line("sweep step %d/%d: %g requests/s", step, len(r.plan.Steps), w.Step.Rate.RPS)
 			}
-			continue
-		}
-		if w.Step.Index > 0 && w.Step.Index != step {
-			step = w.Step.Index
-			r.obs.Line("sweep step %d/%d: %g requests/s", step, len(r.plan.Steps), w.Step.Rate.RPS)
-		}
-		r.obs.Window(w, "measuring")
-		m, err := r.window(ctx, w, insts[w.Path.Name])
-		if err != nil {
-			return errors.Join(err, flush())
-		}
-		if m != nil {
-			k := rowKey{w.Path.Name, w.Round}
-			if rows[k] == nil {
-				rows[k] = &row{w: w, settings: insts[w.Path.Name].Settings(), faults: sc.Faults}
-				order = append(order, k)
+			r.obs.Window(w, "measuring")
+			inst := insts[w.Path.Name]
+			m, err := r.window(ctx, w, inst)
+			if err != nil {
+				return err
 			}
-			rows[k].add(m)
+			if m != nil {
+				rs.add(w, inst, m)
+			}
+			r.checkAlive(w, inst, rs)
 		}
 		if roundEnds {
-			if err := flush(); err != nil {
+			if err := rs.flush(); err != nil {
 				return err
 			}
 		}
 	}
-	return flush()
+	return nil
+}
+
+// checkAlive notices a path whose proxy ended during its window: its row
+// says so, and its later windows are skipped (they could only measure
+// connection errors); the run then ends with an error naming it.
+func (r *run) checkAlive(w Window, inst paths.Instance, rs *rowSet) {
+	ex, ok := inst.(paths.Exiter)
+	if !ok {
+		return
+	}
+	err := ex.Exited()
+	if err == nil {
+		return
+	}
+	if r.dead == nil {
+		r.dead = map[string]error{}
+	}
+	r.dead[w.Path.Name] = err
+	if rw := rs.rows[rowKey{w.Path.Name, w.Round}]; rw != nil {
+		rw.warnings = append(rw.warnings, fmt.Sprintf("proxy died in this window, not the target or the load generator: %v; the path's later windows were skipped", err))
+	}
+	r.obs.Line("path %s: %v; its later windows are skipped", w.Path.Name, err)
+}
+
+// deadErr is the run's error for the paths whose proxy died, if any.
+func (r *run) deadErr() error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(r.dead)) {
+		errs = append(errs, fmt.Errorf("path %s: %w", name, r.dead[name]))
+	}
+	return errors.Join(errs...)
+}
+
+// rowSet holds the rows of the round in progress, in the order their paths
+// first came, and writes them into the result when the round ends.
+type rowSet struct {
+	run   *run
+	f     *results.File
+	rows  map[rowKey]*row
+	order []rowKey
+}
+
+func (rs *rowSet) add(w Window, inst paths.Instance, m *measured) {
+	k := rowKey{w.Path.Name, w.Round}
+	if rs.rows[k] == nil {
+		rs.rows[k] = &row{w: w, settings: inst.Settings(), faults: rs.run.plan.Scenario.Faults}
+		rs.order = append(rs.order, k)
+	}
+	rs.rows[k].add(m)
+}
+
+func (rs *rowSet) flush() error {
+	r := rs.run
+	for _, k := range rs.order {
+		p, err := rs.rows[k].result(r.plan.Baseline, r.plan.Scenario.Duration.D())
+		if err != nil {
+			return err
+		}
+		rs.f.Paths = append(rs.f.Paths, *p)
+		r.obs.Done(rs.rows[k].w, p)
+		r.climb.observe(rs.rows[k].w, p, r.obs)
+	}
+	clear(rs.rows)
+	rs.order = rs.order[:0]
+	return nil
 }
 
 type rowKey struct {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,4 +224,58 @@ func TestSplitPlacement(t *testing.T) {
 func mustAtoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// killHAProxy SIGKILLs this process's haproxy children once haproxy's
+// first window is measuring.
+type killHAProxy struct {
+	quiet
+	once sync.Once
+}
+
+func (k *killHAProxy) Load(w Window, p load.Progress) {
+	if w.Path.Name != "haproxy" || p.Phase != load.PhaseMeasure || p.Sent == 0 {
+		return
+	}
+	k.once.Do(func() {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err == nil && strings.HasPrefix(string(status), "Name:\thaproxy") && strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(os.Getpid())+"\n") {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+}
+
+// TestProxyDiesMidWindow: a proxy killed during its window is named as the
+// cause in its row and in the run's error, and its later windows are not
+// measured (they would only count connection errors against the target).
+func TestProxyDiesMidWindow(t *testing.T) {
+	t.Parallel()
+	needBinary(t, "haproxy")
+	sc := shortScenario("direct", "haproxy")
+	sc.Duration = scenario.Duration(2 * time.Second) // two 1 s windows
+	f, err := Run(context.Background(), NewPlan(sc), Env{}, &killHAProxy{})
+	if err == nil || !strings.Contains(err.Error(), "path haproxy") || !strings.Contains(err.Error(), "ended during the run") {
+		t.Fatalf("run error %v, want haproxy's death", err)
+	}
+	var hap *results.Path
+	for i := range f.Paths {
+		if f.Paths[i].Name == "haproxy" {
+			hap = &f.Paths[i]
+		}
+	}
+	if hap == nil || len(hap.Windows) != 1 || !strings.Contains(strings.Join(hap.Warnings, ";"), "proxy died") {
+		t.Fatalf("haproxy row %+v", hap)
+	}
+	for _, p := range f.Paths {
+		if p.Kind == "direct" && (len(p.Windows) != 2 || p.Errors != 0) {
+			t.Errorf("%s: %d windows, %d errors; the other paths go on", p.Name, len(p.Windows), p.Errors)
+		}
+	}
 }
