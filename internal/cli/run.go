@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +45,8 @@ type runOptions struct {
 	noHostStats  bool
 	probes       []string
 	window       time.Duration
+	maxRounds    int
+	gates        gateOutput
 
 	// changed reports whether a flag was set on the command line.
 	changed func(name string) bool
@@ -97,6 +100,8 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.StringVar(&o.format, "format", "table", "stdout format: table, markdown or json")
 	f.BoolVar(&o.noHostStats, "no-host-stats", false, "do not sample the host during the runs")
 	f.StringSliceVar(&o.probes, "probes", nil, "host probes to run once before the first round: jitter,fsync,audit")
+	f.IntVar(&o.maxRounds, "max-rounds", 0, "with gates: after --trials rounds, add rounds until every gate is decided, up to this many in all")
+	o.gates.flags(f)
 	f.DurationVar(&o.window, "window", runner.DefaultWindow, "length of one measured window; each path's --duration is cut into such windows, interleaved with the other paths' (0: one window per path per round)")
 	return cmd
 }
@@ -142,6 +147,10 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		}
 		plan.Window = o.window
 	}
+	more, err := planGates(plan, sc.Gates, o)
+	if err != nil {
+		return err
+	}
 	prog := newProgress(w.Stderr, w.StderrIsTTY)
 	prog.rounds = plan.Rounds
 	file, runErr := runner.Run(ctx, plan, runner.Env{
@@ -151,6 +160,7 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		ProbeDir: o.out,
 		Version:  version(),
 		Log:      w.Stderr,
+		More:     more,
 	}, prog)
 	if file == nil {
 		return runErr
@@ -177,7 +187,7 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	if interrupted {
 		return fmt.Errorf("partial results in %s: %w", name, errext.ErrInterrupted)
 	}
-	return checkRunGates(w, file, sc.Gates)
+	return checkRunGates(w, file, sc.Gates, o.gates, name)
 }
 
 // loadScenario reads the scenario file (or the embedded default) and applies
@@ -297,22 +307,18 @@ func printRun(w *World, f *results.File, format string) error {
 	return report.Write(w.Stdout, r, format, report.Options{})
 }
 
-// checkRunGates evaluates the scenario's gates on the fresh result.
-func checkRunGates(w *World, f *results.File, texts []string) error {
+// checkRunGates decides the scenario's gates on the fresh result (name is
+// its file), as meshbench gate would without a baseline.
+func checkRunGates(w *World, f *results.File, texts []string, o gateOutput, name string) error {
+	texts = runGates(w.Stderr, texts)
 	if len(texts) == 0 {
 		return nil
 	}
-	outcomes, err := gate.Check(f, nil, texts)
+	v, err := gate.Decide(f, nil, texts, gate.Options{AllowInconclusive: o.allowInconclusive})
 	if err != nil {
 		return err
 	}
-	for _, oc := range outcomes {
-		fmt.Fprintf(w.Stderr, "gate: %s\n", oc.String())
-	}
-	if n := gate.Failed(outcomes); n > 0 {
-		return fmt.Errorf("%d of %d gate checks failed: %w", n, len(outcomes), errext.ErrGateFailed)
-	}
-	return nil
+	return finishGate(w, w.Stderr, "gate: ", "meshbench run "+filepath.Base(name), v, o)
 }
 
 func contains(list []string, s string) bool {

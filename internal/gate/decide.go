@@ -99,7 +99,7 @@ func decide(o *Outcome, enough bool) {
 	switch {
 	case !enough:
 		o.Decision, o.MoreSamples = Inconclusive, true
-		o.Why = fmt.Sprintf("too few samples for a %.0f%% interval (%s; it takes at least 4 a side, or 6 pairs)", 100*Level, e.Samples())
+		o.Why = fmt.Sprintf("too few samples for a %.0f%% interval (%s): more rounds (run --max-rounds) would give one", 100*Level, e.Samples())
 	case lo > bound:
 		o.Decision = Regressed
 	case hi <= bound && hi < 0 && hi < -e.Floor:

@@ -271,6 +271,8 @@ func taint(o *Outcome, health []Health, names []string) {
 		o.Why = strings.TrimPrefix(o.Why+"; "+text, "; ")
 		return
 	}
-	o.Decision, o.Pass, o.MoreSamples = Inconclusive, false, false
-	o.Why = text
+	// MoreSamples stays as the samples left it: more rounds can still
+	// settle the statistics, and dilute a problem that was passing.
+	o.Decision, o.Pass = Inconclusive, false
+	o.Why = strings.TrimPrefix(o.Why+"; "+text, "; ")
 }
