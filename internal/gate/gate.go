@@ -259,14 +259,14 @@ func taint(o *Outcome, health []Health, names []string) {
 		if h.Role == "baseline" && (o.Rule.Against != "" || !o.Rule.Relative) {
 			continue // the rule does not read the baseline
 		}
-		for _, t := range h.spoils(names...) {
-			why = append(why, h.Role+" "+t)
+		if ps := h.spoils(names...); len(ps) > 0 {
+			why = append(why, h.Role+": "+strings.Join(ps, ", "))
 		}
 	}
 	if len(why) == 0 {
 		return
 	}
-	text := "run unhealthy: " + strings.Join(why, "; ")
+	text := "run unhealthy (" + strings.Join(why, "; ") + ")"
 	if o.Decision == Regressed || o.Decision == Fails {
 		o.Why = strings.TrimPrefix(o.Why+"; "+text, "; ")
 		return

@@ -34,6 +34,8 @@ type Problem struct {
 	// whole run (host steal).
 	Path string
 	Text string
+	// Short is Text in a few words, for beside a rule's outcome.
+	Short string
 }
 
 // OK reports whether the run had no problem.
@@ -51,7 +53,7 @@ func (h Health) String() string {
 	return h.Role + ": unhealthy: " + strings.Join(ps, "; ")
 }
 
-// spoils reports whether a problem touches any of the paths.
+// spoils lists, in short, the problems that touch any of the paths.
 func (h Health) spoils(names ...string) []string {
 	var out []string
 	for _, p := range h.Problems {
@@ -60,7 +62,7 @@ func (h Health) spoils(names ...string) []string {
 			hit = hit || p.Path == n
 		}
 		if hit {
-			out = append(out, p.Text)
+			out = append(out, p.Short)
 		}
 	}
 	return out
@@ -76,12 +78,16 @@ func CheckHealth(role string, f *results.File) Health {
 		for _, m := range merged {
 			if m.Requests > 0 {
 				if pct := 100 * float64(m.Late.Count) / float64(m.Requests); pct > LateMaxPct {
-					h.Problems = append(h.Problems, Problem{m.Name, fmt.Sprintf("%s: %.1f%% of sends left late (more than %g%%): the load generator could not keep up", m.Name, pct, LateMaxPct)})
+					h.Problems = append(h.Problems, Problem{m.Name,
+						fmt.Sprintf("%s: %.1f%% of sends left late (more than %g%%): the load generator could not keep up", m.Name, pct, LateMaxPct),
+						fmt.Sprintf("%s %.1f%% late sends", m.Name, pct)})
 				}
 			}
 			if m.TargetRate > 0 && m.DurationS > 0 {
 				if short := 100 * (1 - m.AchievedRate/m.TargetRate); short > RateShortMaxPct {
-					h.Problems = append(h.Problems, Problem{m.Name, fmt.Sprintf("%s: sent %.0f of %.0f requests/s (%.1f%% short, more than %g%%)", m.Name, m.AchievedRate, m.TargetRate, short, RateShortMaxPct)})
+					h.Problems = append(h.Problems, Problem{m.Name,
+						fmt.Sprintf("%s: sent %.0f of %.0f requests/s (%.1f%% short, more than %g%%)", m.Name, m.AchievedRate, m.TargetRate, short, RateShortMaxPct),
+						fmt.Sprintf("%s rate %.1f%% short", m.Name, short)})
 				}
 			}
 		}
@@ -98,7 +104,9 @@ func CheckHealth(role string, f *results.File) Health {
 		}
 	}
 	if worst > StealMaxPct {
-		h.Problems = append(h.Problems, Problem{Text: fmt.Sprintf("CPU steal reached %.1f%% (during %s; more than %g%% in a window): the host's CPUs were taken by its neighbours", worst, where, StealMaxPct)})
+		h.Problems = append(h.Problems, Problem{
+			Text:  fmt.Sprintf("CPU steal reached %.1f%% (during %s; more than %g%% in a window): the host's CPUs were taken by its neighbours", worst, where, StealMaxPct),
+			Short: fmt.Sprintf("steal %.1f%%", worst)})
 	}
 	return h
 }
