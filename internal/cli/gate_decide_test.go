@@ -8,9 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/results"
@@ -250,5 +253,50 @@ func TestPlanGatesAsksForRounds(t *testing.T) {
 	}
 	if _, err := planGates(plan, []string{"haproxy-b.p99 <= haproxy-a.p99"}, runOptions{maxRounds: 101}); err == nil || !errext.IsBadInput(err) {
 		t.Errorf("--max-rounds 101: %v", err)
+	}
+}
+
+// TestCIExamples keeps docs/ci working: the A/B scenario loads, validates
+// and has gates run can decide; the workflows are YAML, and every flag they
+// give meshbench is one that run or gate has.
+func TestCIExamples(t *testing.T) {
+	t.Parallel()
+	sc, err := loadScenario(runOptions{scenarioFile: "../../docs/ci/ab-haproxy.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if more, err := planGates(runner.NewPlan(sc), sc.Gates, runOptions{maxRounds: 12, gates: gateOutput{junit: "gate.xml"}}); err != nil || more == nil {
+		t.Errorf("ab-haproxy.yaml gates: more %v, %v", more != nil, err)
+	}
+	w := &World{}
+	run, gateCmd := newRunCmd(w), newGateCmd(w)
+	flagRE := regexp.MustCompile(`(?:^|\s)--([a-z][a-z-]+)`)
+	for _, name := range []string{"github-actions.yml", "gitlab-ci.yml"} {
+		data, err := os.ReadFile(filepath.Join("../../docs/ci", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(data, &doc); err != nil || len(doc) == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+		n := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, m := range flagRE.FindAllStringSubmatch(line, -1) {
+				n++
+				if run.Flags().Lookup(m[1]) == nil && gateCmd.Flags().Lookup(m[1]) == nil {
+					t.Errorf("%s: --%s is no flag of run or gate: %s", name, m[1], strings.TrimSpace(line))
+				}
+			}
+		}
+		if n < 8 {
+			t.Errorf("%s: only %d flags found", name, n)
+		}
 	}
 }
