@@ -3,6 +3,7 @@ package gate_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/gate"
@@ -226,5 +227,32 @@ func TestBadRules(t *testing.T) {
 		if err == nil || !errext.IsBadInput(err) || errext.Code(err) != errext.BadInputExit {
 			t.Errorf("%q: %v", text, err)
 		}
+	}
+}
+
+// TestFilesWithoutWindows: files written before windows and window times
+// were kept give one sample per round: overhead from each row's own, A/B
+// pairs by round.
+func TestFilesWithoutWindows(t *testing.T) {
+	t.Parallel()
+	strip := func(f *results.File) *results.File {
+		for i := range f.Paths {
+			f.Paths[i].Windows, f.Paths[i].WindowStart = nil, time.Time{}
+		}
+		return f
+	}
+	s := synth{seed: 40, rounds: 6, windows: 3, noise: 0.03}
+	paths := []spec{{"direct", "direct", 0.5}, {"haproxy-a", "haproxy", 1}, {"haproxy", "haproxy", 1}}
+	base := strip(s.file(paths...))
+	s.seed++
+	paths[2].ms = 1.4
+	cur := strip(s.file(paths...))
+	o := one(t, cur, base, "haproxy.overhead.p99<=+10%")
+	if o.Decision != gate.Regressed || o.Effect.Per != "rounds" || o.Effect.N != 6 {
+		t.Errorf("overhead: %s", o)
+	}
+	o = one(t, cur, nil, "haproxy.p99 <= haproxy-a.p99 +10%")
+	if o.Decision != gate.Regressed || !o.Effect.Paired || o.Effect.N != 6 || o.Effect.Per != "rounds" {
+		t.Errorf("A/B: %s", o)
 	}
 }

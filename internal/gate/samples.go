@@ -87,9 +87,10 @@ func isBaseline(f *results.File) func(results.Path) bool {
 }
 
 // seriesOf collects the samples of metric for the path name in f. Window
-// figures (p50, p90, p99, p999) come one per window; overhead at them is
-// each window minus the baseline window of the same step nearest to it in
-// time. The figures windows do not keep come one per round.
+// figures (p50, p90, p99, p999) come one per window (a row without windows
+// is one); overhead at them is each window minus the baseline window of the
+// same step nearest to it in time. The figures windows do not keep, and
+// overhead in files without windows, come one per round.
 func seriesOf(f *results.File, name, metric string) series {
 	rows := rowsOf(f, name)
 	get, perWindow := windowFigure(metric)
@@ -97,8 +98,11 @@ func seriesOf(f *results.File, name, metric string) series {
 	for _, p := range rows {
 		hasWindows = hasWindows || len(p.Windows) > 0
 	}
+	over := strings.HasPrefix(metric, "overhead.")
 	var s series
-	if !perWindow {
+	// Without windows, a row's own overhead is against the baseline of its
+	// round, which pairing by time could not find in files without times.
+	if !perWindow || (over && !hasWindows) {
 		s.per = "rounds"
 		for _, p := range rows {
 			if v, ok := value(results.Merged{Path: p}, metric); ok {
@@ -111,7 +115,6 @@ func seriesOf(f *results.File, name, metric string) series {
 	if hasWindows {
 		s.per = "windows"
 	}
-	over := strings.HasPrefix(metric, "overhead.")
 	base := map[int][]stamped{}
 	if over {
 		isBase := isBaseline(f)
