@@ -79,15 +79,15 @@ func CheckHealth(role string, f *results.File) Health {
 			if m.Requests > 0 {
 				if pct := 100 * float64(m.Late.Count) / float64(m.Requests); pct > LateMaxPct {
 					h.Problems = append(h.Problems, Problem{m.Name,
-						fmt.Sprintf("%s: %.1f%% of sends left late (more than %g%%): the load generator could not keep up", m.Name, pct, LateMaxPct),
-						fmt.Sprintf("%s %.1f%% late sends", m.Name, pct)})
+						fmt.Sprintf("%s: %.2f%% of sends left late (more than %g%%): the load generator could not keep up", m.Name, pct, LateMaxPct),
+						fmt.Sprintf("%s %.2f%% late sends", m.Name, pct)})
 				}
 			}
 			if m.TargetRate > 0 && m.DurationS > 0 {
 				if short := 100 * (1 - m.AchievedRate/m.TargetRate); short > RateShortMaxPct {
 					h.Problems = append(h.Problems, Problem{m.Name,
-						fmt.Sprintf("%s: sent %.0f of %.0f requests/s (%.1f%% short, more than %g%%)", m.Name, m.AchievedRate, m.TargetRate, short, RateShortMaxPct),
-						fmt.Sprintf("%s rate %.1f%% short", m.Name, short)})
+						fmt.Sprintf("%s: sent %.0f of %.0f requests/s (%.2f%% short, more than %g%%)", m.Name, m.AchievedRate, m.TargetRate, short, RateShortMaxPct),
+						fmt.Sprintf("%s rate %.2f%% short", m.Name, short)})
 				}
 			}
 		}

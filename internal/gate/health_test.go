@@ -39,11 +39,11 @@ func TestLateSendsSpoilThatPath(t *testing.T) {
 		}
 	}
 	h := gate.CheckHealth("result", cur)
-	if h.OK() || !strings.Contains(h.String(), "haproxy: 2.0% of sends left late (more than 1%)") {
+	if h.OK() || !strings.Contains(h.String(), "haproxy: 2.00% of sends left late (more than 1%)") {
 		t.Fatalf("%s", h)
 	}
 	out := decide(t, cur, base, gate.Options{}, "haproxy.p99<=+10%", "direct.p99<=+10%", "haproxy.errors<=0", "haproxy.overhead.p50<=5ms")
-	if o := out[0]; o.Decision != gate.Inconclusive || o.Pass || o.MoreSamples || o.Why != "run unhealthy (result: haproxy 2.0% late sends)" {
+	if o := out[0]; o.Decision != gate.Inconclusive || o.Pass || o.MoreSamples || o.Why != "run unhealthy (result: haproxy 2.00% late sends)" {
 		t.Errorf("haproxy: %s", o)
 	}
 	if out[1].Decision != gate.NoChange || out[2].Decision != gate.Holds || out[3].Decision != gate.Inconclusive {
@@ -51,7 +51,7 @@ func TestLateSendsSpoilThatPath(t *testing.T) {
 	}
 	// A baseline with the same problem spoils comparisons with it only.
 	out = decide(t, base, cur, gate.Options{}, "haproxy.p99<=+10%", "haproxy.p99<=5ms")
-	if out[0].Decision != gate.Inconclusive || !strings.Contains(out[0].Why, "(baseline: haproxy 2.0% late sends)") || out[1].Decision != gate.Holds {
+	if out[0].Decision != gate.Inconclusive || !strings.Contains(out[0].Why, "(baseline: haproxy 2.00% late sends)") || out[1].Decision != gate.Holds {
 		t.Errorf("unhealthy baseline: %v", out)
 	}
 }
@@ -87,11 +87,11 @@ func TestShortRateAndRegression(t *testing.T) {
 	for i := range cur.Paths {
 		cur.Paths[i].AchievedRate = 950
 	}
-	if h := gate.CheckHealth("result", cur); !strings.Contains(h.String(), "haproxy: sent 950 of 1000 requests/s (5.0% short, more than 1%)") {
+	if h := gate.CheckHealth("result", cur); !strings.Contains(h.String(), "haproxy: sent 950 of 1000 requests/s (5.00% short, more than 1%)") {
 		t.Errorf("%s", h)
 	}
 	o := one(t, cur, base, "haproxy.p99<=+10%")
-	if o.Decision != gate.Regressed || o.Why != "run unhealthy (result: haproxy rate 5.0% short)" {
+	if o.Decision != gate.Regressed || o.Why != "run unhealthy (result: haproxy rate 5.00% short)" {
 		t.Errorf("%s", o)
 	}
 }

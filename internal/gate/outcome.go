@@ -117,8 +117,11 @@ func (o Outcome) String() string {
 	case o.Rule.Relative:
 		s += fmt.Sprintf(", baseline %.3f%s", o.Baseline, unit)
 	}
-	if o.Rule.Comparison() {
-		s += fmt.Sprintf(" %+g%s", o.Rule.Limit, map[bool]string{true: "%", false: unit}[o.Rule.Relative])
+	switch {
+	case o.Rule.Relative:
+		s += fmt.Sprintf(" %+g%%", o.Rule.Limit)
+	case o.Rule.Against != "":
+		s += fmt.Sprintf(" %+g%s", o.Rule.Limit, unit)
 	}
 	s += ")"
 	if o.Decision == Inconclusive || o.Why != "" {
