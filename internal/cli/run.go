@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,8 @@ type runOptions struct {
 	placement    string
 	insecure     bool
 	remote       remoteOptions
+	maxRounds    int
+	gates        gateOutput
 
 	// changed reports whether a flag was set on the command line.
 	changed func(name string) bool
@@ -111,6 +114,8 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.StringVar(&o.remote.share, "share", "", "with --remote: this agent's share of the rate, I/N (agent I of N, each driving 1/N)")
 	f.StringVar(&o.remote.shareIndexEnv, "share-index-env", "", "with --remote: take I from this environment variable, counted from 0 (e.g. JOB_COMPLETION_INDEX)")
 	f.IntVar(&o.remote.shareCount, "share-count", 0, "with --share-index-env: N, the number of agents")
+	f.IntVar(&o.maxRounds, "max-rounds", 0, "with gates: after --trials rounds, add rounds until every gate is decided, up to this many in all")
+	o.gates.flags(f)
 	return cmd
 }
 
@@ -144,6 +149,10 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 
 	plan := runner.NewPlan(sc)
 	shareRates(plan, share)
+	more, err := planGates(plan, sc.Gates, o)
+	if err != nil {
+		return err
+	}
 	prog := newProgress(w.Stderr, w.StderrIsTTY)
 	prog.rounds = plan.Rounds
 	env := runner.Env{
@@ -153,6 +162,7 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		ProbeDir: o.out,
 		Version:  version(),
 		Log:      w.Stderr,
+		More:     more,
 	}
 	if site != nil {
 		env.Site = site
@@ -190,7 +200,7 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	if interrupted {
 		return fmt.Errorf("partial results in %s: %w", name, errext.ErrInterrupted)
 	}
-	return checkRunGates(w, file, sc.Gates)
+	return checkRunGates(w, file, sc.Gates, o.gates, name)
 }
 
 // checkLocal checks, before anything starts, that this host can run the
@@ -284,6 +294,9 @@ func (o runOptions) overrides() scenario.Overrides {
 	if ch("insecure") {
 		v.Insecure = &o.insecure
 	}
+	if ch("max-rounds") {
+		v.MaxRounds = &o.maxRounds
+	}
 	return v
 }
 
@@ -322,20 +335,16 @@ func printRun(w *World, f *results.File, format string) error {
 	return report.Write(w.Stdout, r, format, report.Options{})
 }
 
-// checkRunGates evaluates the scenario's gates on the fresh result.
-func checkRunGates(w *World, f *results.File, texts []string) error {
+// checkRunGates decides the scenario's gates on the fresh result (name is
+// its file), as meshbench gate would without a baseline.
+func checkRunGates(w *World, f *results.File, texts []string, o gateOutput, name string) error {
+	texts = runGates(w.Stderr, texts)
 	if len(texts) == 0 {
 		return nil
 	}
-	outcomes, err := gate.Check(f, nil, texts)
+	v, err := gate.Decide(f, nil, texts, gate.Options{AllowInconclusive: o.allowInconclusive})
 	if err != nil {
 		return err
 	}
-	for _, oc := range outcomes {
-		fmt.Fprintf(w.Stderr, "gate: %s\n", oc.String())
-	}
-	if n := gate.Failed(outcomes); n > 0 {
-		return fmt.Errorf("%d of %d gate checks failed: %w", n, len(outcomes), errext.ErrGateFailed)
-	}
-	return nil
+	return finishGate(w, w.Stderr, "gate: ", "meshbench run "+filepath.Base(name), v, o)
 }

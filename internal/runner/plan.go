@@ -22,6 +22,9 @@ type Plan struct {
 	Steps []Step
 	// Rounds is how many times each step measures every path.
 	Rounds int
+	// MaxRounds caps the rounds a run may add after Rounds while Env.More
+	// asks for them (gates not yet decided); Rounds or less adds none.
+	MaxRounds int
 	// Paths are measured in this order in a step's first window and
 	// rotated by one place in each later one. With a baseline and AA set,
 	// they end with the A/A path.

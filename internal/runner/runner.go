@@ -50,6 +50,10 @@ type Env struct {
 	// Site hosts the backend and the paths; nil runs them on this host.
 	// Run closes it.
 	Site Site
+	// More, when set, is asked after the plan's last round (and each added
+	// one) whether to measure another, up to Plan.MaxRounds; it sees the
+	// rows so far with their summary (see moreRound).
+	More func(*results.File) bool
 }
 
 // Observer is told what a run is doing, for progress lines. Its methods may
@@ -190,7 +194,8 @@ func (r *run) measureAll(ctx context.Context, f *results.File) error {
 func (r *run) measureWindows(ctx context.Context, insts map[string]paths.Instance, rs *rowSet) error {
 	ws := r.plan.Windows()
 	step := -1
-	for i, w := range ws {
+	for i := 0; i < len(ws); i++ {
+		w := ws[i]
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -215,6 +220,9 @@ func (r *run) measureWindows(ctx context.Context, insts map[string]paths.Instanc
 			if err := rs.flush(); err != nil {
 				return err
 			}
+		}
+		if i == len(ws)-1 {
+			ws = r.moreRound(ctx, rs.f, ws)
 		}
 	}
 	return nil

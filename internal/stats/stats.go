@@ -1,6 +1,8 @@
 // Package stats holds the few distribution-free statistics meshbench decides
 // with: an interval for a median from order statistics (sign test), used for
-// the overhead of a path from paired window samples.
+// the overhead of a path from paired window samples; and a shift between two
+// samples, or the centre of paired differences, with its interval (package
+// gate decides regressions with it: shift.go).
 //
 // Why rank-based rather than a bootstrap: window latencies are skewed and
 // have outliers (a GC pause, a neighbour's burst), and their number is small
@@ -8,6 +10,19 @@
 // its coverage is exact (computed from the binomial distribution, not
 // approximated), and it is deterministic: the same samples give the same
 // interval, which a CI gate needs.
+//
+// For a gate the question is "did B move against A, and by how much": the
+// Hodges-Lehmann shift with the interval of the Mann-Whitney U test (two
+// runs) or of the Wilcoxon signed-rank test (windows paired in one run).
+// They are as robust to outliers as the medians they generalise, but use
+// every sample's rank, so at the 5-10 windows a CI run affords they reach a
+// 95% interval where the sign test cannot (it needs 6 pairs for any 95%
+// interval; Mann-Whitney needs 4 windows a side). A bootstrap of 5 values
+// has 126 distinct resamples and its percentile interval is known to
+// under-cover at such sizes, and it is random. Both distributions are
+// counted exactly when there are no ties and at most ExactMax samples a
+// side; otherwise the normal approximation with the tie correction of the
+// variance is used, as statistics packages do.
 package stats
 
 import (
