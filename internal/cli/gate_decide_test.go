@@ -15,7 +15,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/meshbench/meshbench/internal/errext"
 	"github.com/meshbench/meshbench/internal/results"
 	"github.com/meshbench/meshbench/internal/runner"
 	"github.com/meshbench/meshbench/internal/scenario"
@@ -235,7 +234,7 @@ func TestPlanGatesAsksForRounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc.Paths = []scenario.PathSpec{{Name: "direct", Kind: "direct"}, {Name: "haproxy-a", Kind: "haproxy"}, {Name: "haproxy-b", Kind: "haproxy"}}
-	sc.Trials = 1
+	sc.Trials, sc.MaxRounds = 1, 6
 	plan := runner.NewPlan(sc)
 	more, err := planGates(plan, []string{"haproxy-b.p99 <= haproxy-a.p99 +10%", "haproxy-b.p99<=+5%"}, runOptions{maxRounds: 6})
 	if err != nil || more == nil || plan.MaxRounds != 6 {
@@ -251,8 +250,8 @@ func TestPlanGatesAsksForRounds(t *testing.T) {
 			t.Errorf("%d rounds: more = %v, want %v", rounds, got, want)
 		}
 	}
-	if _, err := planGates(plan, []string{"haproxy-b.p99 <= haproxy-a.p99"}, runOptions{maxRounds: 101}); err == nil || !errext.IsBadInput(err) {
-		t.Errorf("--max-rounds 101: %v", err)
+	if _, _, code := runCLI(t, context.Background(), "run", "--max-rounds", "101", "--out", dir); code != 2 {
+		t.Errorf("--max-rounds 101: exit %d, want 2", code)
 	}
 }
 
@@ -261,7 +260,8 @@ func TestPlanGatesAsksForRounds(t *testing.T) {
 // give meshbench is one that run or gate has.
 func TestCIExamples(t *testing.T) {
 	t.Parallel()
-	sc, err := loadScenario(runOptions{scenarioFile: "../../docs/ci/ab-haproxy.yaml"})
+	sc, err := loadScenario(runOptions{scenarioFile: "../../docs/ci/ab-haproxy.yaml", maxRounds: 12,
+		changed: func(name string) bool { return name == "max-rounds" }})
 	if err != nil {
 		t.Fatal(err)
 	}

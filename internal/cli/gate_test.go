@@ -86,7 +86,7 @@ func TestGateInterrupted(t *testing.T) {
 	junit := filepath.Join(dir, "gate.xml")
 	out, stderr, code := runCLI(t, context.Background(), "gate", partial, "--max", "linkerd.p99<=5ms", "--junit", junit)
 	if code != 3 || !strings.Contains(out, "PASS  linkerd.p99<=5ms") ||
-		!strings.Contains(out, "FAIL  result complete") || !strings.Contains(out, "partial.json: the run was interrupted") {
+		!strings.Contains(out, "FAIL  result complete") || !strings.Contains(out, "result: the run was interrupted") {
 		t.Errorf("partial result: exit %d, out %q, stderr %q", code, out, stderr)
 	}
 	if data, err := os.ReadFile(junit); err != nil || !strings.Contains(string(data), "the run was interrupted") {

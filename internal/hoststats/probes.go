@@ -102,4 +102,4 @@ func onThread(f func()) float64 {
 	return round3(threadCPU() - c0)
 }
 
-func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
+var round3 = results.Round3

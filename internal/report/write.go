@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/results"
 )
 
 // Formats are the names Write accepts, in the order help texts list them.
@@ -98,5 +99,5 @@ func one(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 func pct(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + "%" }
 
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+var round3 = results.Round3
 func round2(v float64) float64 { return math.Round(v*100) / 100 }

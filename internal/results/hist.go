@@ -47,7 +47,7 @@ func Summarize(h *hdrhistogram.Histogram) Percentiles {
 // figures. Every figure meshbench writes is rounded by it.
 func Round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-func round3(v float64) float64 { return Round3(v) }
+var round3 = Round3
 
 // EncodeHistogram gives HdrHistogram's compressed, base64 "HISTF..." form.
 func EncodeHistogram(h *hdrhistogram.Histogram) (string, error) {
