@@ -240,7 +240,6 @@ func gateRules(cur *results.File, o gateOptions) ([]string, error) {
 	return texts, nil
 }
 
-
 // planGates checks run's gate flags against the plan before anything is
 // measured, and sets how many rounds the run may add. It returns the
 // callback that asks for another round while a gate is inconclusive for

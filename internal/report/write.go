@@ -100,4 +100,5 @@ func one(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 func pct(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + "%" }
 
 var round3 = results.Round3
+
 func round2(v float64) float64 { return math.Round(v*100) / 100 }

@@ -255,8 +255,8 @@ func (k *killHAProxy) Load(w Window, p load.Progress) {
 // TestProxyDiesMidWindow: a proxy killed during its window is named as the
 // cause in its row and in the run's error, and its later windows are not
 // measured (they would only count connection errors against the target).
+// Not parallel: it kills every haproxy child of this test process.
 func TestProxyDiesMidWindow(t *testing.T) {
-	t.Parallel()
 	needBinary(t, "haproxy")
 	sc := shortScenario("direct", "haproxy")
 	sc.Duration = scenario.Duration(2 * time.Second) // two 1 s windows
