@@ -31,7 +31,7 @@ func runGrid(f FileReport) grid {
 	g := grid{left: 1, header: []string{
 		"path", "requests", "rate/target", "errors", "late",
 		"p50", "p90", "p99", "p99.9", "max",
-		"+p50", "+p90", "+p99",
+		"+p50", "+p99",
 		"proxy cpu s", "cpu ms/1k req", "peak rss MB",
 	}}
 	spread := false
@@ -53,7 +53,7 @@ func runGrid(f FileReport) grid {
 		if spread {
 			row = append(row, rangeCell(p.P99RangeMs))
 		}
-		row = append(row, overheadCell(&p, "p50"), overheadCell(&p, "p90"), overheadCell(&p, "p99"))
+		row = append(row, overheadCell(&p, "p50"), overheadCell(&p, "p99"))
 		if pu := p.Proxy; pu != nil {
 			row = append(row, num(pu.CPUSeconds), one(pu.CPUMsPer1k), one(pu.PeakRSSMB))
 		} else {
