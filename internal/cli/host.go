@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -43,7 +45,8 @@ Probes (run one after another, within --duration):
           transparent hugepages, each miss with its fix`,
 		Example: `  meshbench host
   meshbench host --duration 30s --format markdown --out host.md
-  meshbench host --probes fsync --dir /var/lib/etcd --format json`,
+  meshbench host --probes fsync --dir /var/lib/etcd --format json
+  meshbench host --format json --out hosts/$(hostname).json   # then: meshbench report hosts/*.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runHost(cmd.Context(), w, o)
@@ -92,6 +95,7 @@ func runHost(ctx context.Context, w *World, o hostOptions) error {
 	}
 	roots := hoststats.Roots{Proc: w.ProcRoot, Sys: w.SysRoot}
 	rep := report.HostReport{
+		Schema:    report.HostSchema,
 		Tool:      results.Tool{Name: "meshbench", Version: version(), GoVersion: runtime.Version()},
 		StartedAt: w.Now().UTC(),
 		Host:      hoststats.Identify(ctx, roots),
@@ -120,7 +124,13 @@ func runHost(ctx context.Context, w *World, o hostOptions) error {
 		return err
 	}
 	if o.out != "" {
-		if err := results.WriteFileAtomic(o.out, buf.Bytes()); err != nil {
+		// A probe per node writes into a fresh shared volume: the
+		// directory it names may not exist yet.
+		err := os.MkdirAll(filepath.Dir(o.out), 0o755)
+		if err == nil {
+			err = results.WriteFileAtomic(o.out, buf.Bytes())
+		}
+		if err != nil {
 			return fmt.Errorf("--out %s: %w", o.out, err)
 		}
 		fmt.Fprintf(w.Stderr, "host: wrote %s\n", o.out)
