@@ -42,7 +42,14 @@ Probes (run one after another, within --duration):
   jitter  a 1 ms sleep loop and a busy loop: how late the scheduler wakes a thread
   fsync   2300-byte appends, each made durable with fdatasync, in --dir (etcd's check)
   audit   open-file limit, net.core.somaxconn, net.ipv4.tcp_tw_reuse, CPU governor,
-          transparent hugepages, each miss with its fix`,
+          transparent hugepages, each miss with its fix
+
+HOST_PROC and HOST_SYS, when set, name where /proc and /sys are read: a
+node's, mounted read-only into a container, so that the figures are the
+node's rather than the container's view (the convention gopsutil follows).
+
+Several hosts' --format json files make one table of hosts in 'meshbench
+report', a row each, to show which one is noisy.`,
 		Example: `  meshbench host
   meshbench host --duration 30s --format markdown --out host.md
   meshbench host --probes fsync --dir /var/lib/etcd --format json
