@@ -2,6 +2,8 @@ package kubernetes_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,16 +18,17 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshbench/meshbench/internal/remote"
 	"github.com/meshbench/meshbench/internal/scenario"
 )
 
-// The meshbench flags the manifests rely on that `meshbench serve` and
-// `run --remote` are to provide (issues 15 and 16). They are named here once;
-// the test fails if a manifest uses another spelling.
+// The meshbench flags the test reads to check the manifests against each
+// other. Every meshbench command line in a manifest is also parsed with
+// meshbench's own flags (cli.ParseArgs), so a misspelt or removed flag fails.
 const (
-	flagPathPorts     = "--path-ports"      // serve: NAME=PORT,... fixed ports of the paths
-	flagShareIndexEnv = "--share-index-env" // run: env var holding this agent's 0-based index
-	flagShareCount    = "--share-count"     // run: how many agents share the rate
+	flagPathPorts     = "path-ports"      // serve: NAME=PORT,... fixed ports of the paths
+	flagShareIndexEnv = "share-index-env" // run: env var holding this agent's 0-based index
+	flagShareCount    = "share-count"     // run: how many agents share the rate
 	hostnameTopology  = "kubernetes.io/hostname"
 )
 
@@ -162,6 +165,11 @@ func podProblems(r *rendered, tpl *corev1.PodTemplateSpec) []string {
 	}
 	for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
 		p := "container " + c.Name + ": "
+		if runsMeshbench(c) {
+			if _, err := parseCommand(c); err != nil {
+				out = append(out, err.Error())
+			}
+		}
 		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 			if q, ok := c.Resources.Requests[res]; !ok || q.IsZero() {
 				out = append(out, p+"no "+string(res)+" request")
@@ -216,91 +224,112 @@ func antiAffinityProblems(tpl *corev1.PodTemplateSpec, against map[string]map[st
 	return out
 }
 
-// argValue is the value of flag in args ("--f v" or "--f=v"), or "".
-func argValue(args []string, flag string) string {
-	for i, a := range args {
-		if a == flag && i+1 < len(args) {
-			return args[i+1]
-		}
-		if v, ok := strings.CutPrefix(a, flag+"="); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 // loadJobProblems: the agents are an Indexed Job, one per node and none on
-// the server's, and each knows its share from the completion index.
+// the server's, each knows its share from the completion index, and the
+// token Secret is readable by the agent's group alone.
 func loadJobProblems(job *batchv1.Job, server *appsv1.Deployment) []string {
 	var out []string
 	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion {
 		out = append(out, "completionMode is not Indexed")
 	}
-	c := job.Spec.Template.Spec.Containers[0]
-	if v := argValue(c.Args, flagShareIndexEnv); v != "JOB_COMPLETION_INDEX" {
-		out = append(out, fmt.Sprintf("%s is %q, want JOB_COMPLETION_INDEX", flagShareIndexEnv, v))
+	cmd, err := parseCommand(job.Spec.Template.Spec.Containers[0])
+	if err != nil {
+		return append(out, err.Error())
 	}
-	n, err := strconv.Atoi(argValue(c.Args, flagShareCount))
-	if err != nil || job.Spec.Completions == nil || job.Spec.Parallelism == nil ||
-		*job.Spec.Completions != int32(n) || *job.Spec.Parallelism != int32(n) {
-		out = append(out, fmt.Sprintf("%s %q must equal completions and parallelism", flagShareCount, argValue(c.Args, flagShareCount)))
+	if v := cmd.str(flagShareIndexEnv); v != "JOB_COMPLETION_INDEX" {
+		out = append(out, fmt.Sprintf("--%s is %q, want JOB_COMPLETION_INDEX", flagShareIndexEnv, v))
 	}
-	if argValue(c.Args, "--remote") == "" || argValue(c.Args, "--token-file") == "" || c.Args[0] != "run" {
+	n, _ := cmd.flags.GetInt(flagShareCount)
+	if job.Spec.Completions == nil || job.Spec.Parallelism == nil || *job.Spec.Completions != int32(n) || *job.Spec.Parallelism != int32(n) {
+		out = append(out, fmt.Sprintf("--%s %d must equal completions and parallelism", flagShareCount, n))
+	}
+	if cmd.name != "run" || cmd.str("remote") == "" || cmd.str("token-file") == "" {
 		out = append(out, "the agent does not run `meshbench run --remote URL --token-file FILE`")
 	}
 	if job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		out = append(out, "restartPolicy is not Never: a restarted agent would miss windows")
 	}
+	out = append(out, tokenProblems(&job.Spec.Template, cmd.str("token-file"))...)
 	out = append(out, antiAffinityProblems(&job.Spec.Template, map[string]map[string]string{
 		"the server": server.Spec.Template.Labels, "the other agents": job.Spec.Template.Labels,
 	})...)
 	return out
 }
 
-// pathPorts parses serve's --path-ports NAME=PORT,...
-func pathPorts(args []string) (map[string]int32, error) {
-	out := map[string]int32{}
-	for _, kv := range strings.Split(argValue(args, flagPathPorts), ",") {
-		name, port, ok := strings.Cut(kv, "=")
-		p, err := strconv.Atoi(port)
-		if !ok || err != nil || name == "" {
-			return nil, fmt.Errorf("%s entry %q: want NAME=PORT", flagPathPorts, kv)
+// tokenProblems: the token file comes from the Secret with a mode that lets
+// the pod's group (fsGroup; the file belongs to root) read it and nobody else.
+func tokenProblems(tpl *corev1.PodTemplateSpec, tokenFile string) []string {
+	spec := &tpl.Spec
+	mode, found := int32(-1), false
+	for _, m := range spec.Containers[0].VolumeMounts {
+		if !strings.HasPrefix(tokenFile, strings.TrimSuffix(m.MountPath, "/")+"/") {
+			continue
 		}
-		out[name] = int32(p)
+		for _, v := range spec.Volumes {
+			if v.Name == m.Name && v.Secret != nil && v.Secret.SecretName == "meshbench-token" {
+				found = true
+				if v.Secret.DefaultMode != nil {
+					mode = *v.Secret.DefaultMode
+				}
+			}
+		}
 	}
-	return out, nil
+	switch {
+	case !found:
+		return []string{"the token file " + tokenFile + " is not on the Secret meshbench-token"}
+	case mode < 0 || mode&0o007 != 0:
+		return []string{fmt.Sprintf("the token Secret's defaultMode %#o lets every user read the token", mode)}
+	case mode&0o040 == 0 || spec.SecurityContext == nil || spec.SecurityContext.FSGroup == nil:
+		return []string{fmt.Sprintf("the token Secret's defaultMode %#o and the pod's fsGroup do not let the agent's group read it", mode)}
+	}
+	return nil
 }
 
-// serverProblems: serve listens on fixed ports that the container declares
-// and the Service exposes, the Service selects the server and not the
-// agents, and the server keeps off the agents' nodes.
-func serverProblems(d *appsv1.Deployment, svc *corev1.Service, load *batchv1.Job) []string {
+// serverProblems: serve listens on fixed ports, each path's own and the
+// ranges of direct's replicas apart; the container declares them and the
+// Service exposes them, every path the agents measure has one, serve never
+// stops by itself, the Service selects the server and not the agents, and
+// the server keeps off the agents' nodes.
+func serverProblems(r *rendered, d *appsv1.Deployment, svc *corev1.Service, load *batchv1.Job) []string {
 	var out []string
 	c := d.Spec.Template.Spec.Containers[0]
-	if c.Args[0] != "serve" || argValue(c.Args, "--token-file") == "" {
+	serve, err := parseCommand(c)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if serve.name != "serve" || serve.str("token-file") == "" {
 		out = append(out, "the server does not run `meshbench serve ... --token-file FILE`")
 	}
-	ports, err := pathPorts(c.Args)
+	if idle, _ := serve.flags.GetDuration("idle-timeout"); idle != 0 {
+		out = append(out, fmt.Sprintf("--idle-timeout is %s, want 0: a serve that stops restarts with a new certificate, and the Secret's pinned fingerprint goes stale", idle))
+	}
+	agents, _, err := scenarioOf(r, &load.Spec.Template)
+	if err != nil {
+		return append(out, "the agents' "+err.Error())
+	}
+	ranges, err := portRanges(serve, agents.Backend.Replicas)
 	if err != nil {
 		return append(out, err.Error())
 	}
-	_, control, _ := strings.Cut(argValue(c.Args, "--listen"), ":")
-	cp, err := strconv.Atoi(control)
-	if err != nil {
-		return append(out, "--listen has no port")
-	}
-	ports["control"] = int32(cp)
-	for name, port := range ports {
-		i := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort == port })
-		if i < 0 {
-			out = append(out, fmt.Sprintf("%s port %d is not a container port", name, port))
-			continue
+	out = append(out, overlaps(ranges)...)
+	out = append(out, pathKindProblems(r, d, serve, agents)...)
+	for _, pr := range ranges {
+		for port := pr.lo; port <= pr.hi; port++ {
+			i := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort == port })
+			if i < 0 {
+				out = append(out, fmt.Sprintf("%s: port %d is not a container port", pr, port))
+				continue
+			}
+			if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool {
+				return p.Port == port && (p.TargetPort.IntVal == port || p.TargetPort.StrVal == c.Ports[i].Name)
+			}) {
+				out = append(out, fmt.Sprintf("%s: port %d is not exposed by Service %s", pr, port, svc.Name))
+			}
 		}
-		j := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool {
-			return p.Port == port && (p.TargetPort.IntVal == port || p.TargetPort.StrVal == c.Ports[i].Name)
-		})
-		if j < 0 {
-			out = append(out, fmt.Sprintf("%s port %d is not exposed by Service %s", name, port, svc.Name))
+	}
+	for _, p := range c.Ports {
+		if !slices.ContainsFunc(ranges, func(pr portRange) bool { return pr.lo <= p.ContainerPort && p.ContainerPort <= pr.hi }) {
+			out = append(out, fmt.Sprintf("container port %d (%s) belongs to no path of --%s", p.ContainerPort, p.Name, flagPathPorts))
 		}
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
@@ -311,8 +340,47 @@ func serverProblems(d *appsv1.Deployment, svc *corev1.Service, load *batchv1.Job
 	return out
 }
 
+// pathKindProblems: every path the agents measure has a fixed port, and
+// every fixed port but direct's belongs to a path that listens on it. A
+// path of kind direct has no listener: its requests go to direct's
+// replicas, so a port given to it is never used (and a mesh could not
+// tell its traffic from direct's).
+func pathKindProblems(r *rendered, d *appsv1.Deployment, serve *command, agents *scenario.Scenario) []string {
+	var out []string
+	kinds := map[string]string{} // what serve offers: its scenario's paths, else the built-in kinds
+	if sc, fromFile, err := scenarioOf(r, &d.Spec.Template); err != nil {
+		return []string{"the server's " + err.Error()}
+	} else if fromFile {
+		for _, p := range sc.Paths {
+			kinds[p.Name] = p.Kind
+		}
+	} else {
+		for _, k := range scenario.Kinds {
+			kinds[k] = k
+		}
+	}
+	fixed := map[string]bool{}
+	for _, kv := range serve.list(flagPathPorts) {
+		name, _, _ := strings.Cut(kv, "=")
+		fixed[name] = true
+		switch kind, ok := kinds[name]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("--%s names %s, which serve does not offer", flagPathPorts, name))
+		case name != "direct" && kind == "direct":
+			out = append(out, fmt.Sprintf("path %s is of kind direct: it has no listener of its own, its requests go to direct's replicas", name))
+		}
+	}
+	for _, p := range agents.Paths {
+		if !fixed[p.Name] {
+			out = append(out, fmt.Sprintf("the agents measure %s, which has no fixed port: the Service cannot reach it", p.Name))
+		}
+	}
+	return out
+}
+
 // hostJobProblems: one probe per node, reading the node's /proc and /sys
-// read-only, writing JSON for `meshbench report`.
+// read-only (and told so by HOST_PROC and HOST_SYS), writing JSON for
+// `meshbench report`.
 func hostJobProblems(job *batchv1.Job) []string {
 	var out []string
 	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion {
@@ -320,17 +388,26 @@ func hostJobProblems(job *batchv1.Job) []string {
 	}
 	spec := &job.Spec.Template.Spec
 	c := spec.Containers[0]
-	if c.Args[0] != "host" || argValue(c.Args, "--format") != "json" || argValue(c.Args, "--out") == "" {
+	cmd, err := parseCommand(c)
+	if err != nil {
+		return append(out, err.Error())
+	}
+	if cmd.name != "host" || cmd.str("format") != "json" || cmd.str("out") == "" {
 		out = append(out, "the probe does not run `meshbench host --format json --out FILE`")
 	}
-	for _, path := range []string{"/proc", "/sys"} {
-		i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.HostPath != nil && v.HostPath.Path == path })
+	for _, root := range []struct{ path, env string }{{"/proc", "HOST_PROC"}, {"/sys", "HOST_SYS"}} {
+		i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.HostPath != nil && v.HostPath.Path == root.path })
 		if i < 0 {
-			out = append(out, "the node's "+path+" is not mounted")
+			out = append(out, "the node's "+root.path+" is not mounted")
 			continue
 		}
-		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == spec.Volumes[i].Name && m.ReadOnly }) {
-			out = append(out, "the node's "+path+" is not mounted read-only in the probe")
+		j := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == spec.Volumes[i].Name })
+		if j < 0 || !c.VolumeMounts[j].ReadOnly {
+			out = append(out, "the node's "+root.path+" is not mounted read-only in the probe")
+			continue
+		}
+		if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == root.env && e.Value == c.VolumeMounts[j].MountPath }) {
+			out = append(out, fmt.Sprintf("%s does not name %s, where the node's %s is mounted", root.env, c.VolumeMounts[j].MountPath, root.path))
 		}
 	}
 	out = append(out, antiAffinityProblems(&job.Spec.Template, map[string]map[string]string{"the other probes": job.Spec.Template.Labels})...)
@@ -360,7 +437,7 @@ func TestManifests(t *testing.T) {
 			}
 			if server != nil {
 				report(t, "Job/meshbench-load", loadJobProblems(load, server))
-				report(t, "Deployment/meshbench-server", serverProblems(server, r.services["meshbench-server"], load))
+				report(t, "Deployment/meshbench-server", serverProblems(r, server, r.services["meshbench-server"], load))
 			}
 			if j := r.jobs["meshbench-host"]; j != nil {
 				report(t, "Job/meshbench-host", hostJobProblems(j))
@@ -369,6 +446,27 @@ func TestManifests(t *testing.T) {
 				report(t, dir, meshProblems(r, strings.TrimPrefix(dir, "mesh/")))
 			}
 		})
+	}
+}
+
+// TestTokenFileMode: the mode the agents' Secret gives the token file is
+// one `run --remote --token-file` reads. It is group-readable, not 0600 as
+// serve writes it: a Secret's files belong to root, so the agent (uid
+// 10001) reads it through fsGroup. Nobody else may read it.
+func TestTokenFileMode(t *testing.T) {
+	load := render(t, ".").jobs["meshbench-load"]
+	i := slices.IndexFunc(load.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Secret != nil })
+	mode := os.FileMode(*load.Spec.Template.Spec.Volumes[i].Secret.DefaultMode)
+	path := filepath.Join(t.TempDir(), "token")
+	text := "# as serve writes it\ntoken " + strings.Repeat("ab", 32) + "\ncert-sha256 " + strings.Repeat("0f", 32) + "\n"
+	if err := os.WriteFile(path, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	if _, err := remote.ReadCredentials(path); err != nil {
+		t.Errorf("a token file of mode %#o: %v", mode, err)
 	}
 }
 
@@ -391,40 +489,50 @@ var meshAnnotations = map[string]struct {
 	},
 }
 
-// meshProblems: both pods injected with native sidecars (so the Job ends),
-// the scenario a valid meshbench scenario whose paths the server serves, and
-// only `direct` and the control port kept out of the mesh.
+// meshProblems: both pods injected with native sidecars (so the Job ends);
+// the scenario measures direct, unmeshed and meshed, the last two the same
+// backend program with the backend's payload; every port but meshed's is
+// kept out of the mesh.
 func meshProblems(r *rendered, mesh string) []string {
 	var out []string
 	m := meshAnnotations[mesh]
 	server, load := r.deployments["meshbench-server"], r.jobs["meshbench-load"]
-	ports, err := pathPorts(server.Spec.Template.Spec.Containers[0].Args)
+	sc, _, err := scenarioOf(r, &load.Spec.Template)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	cm := r.configMaps["meshbench-mesh-scenario"]
-	if cm == nil {
-		return []string{"no ConfigMap meshbench-mesh-scenario"}
-	}
-	sc, err := scenario.Parse("scenario.yaml", []byte(cm.Data["scenario.yaml"]))
-	if err == nil {
-		err = sc.Validate()
-	}
-	if err != nil {
-		return []string{"scenario: " + err.Error()}
-	}
 	var names []string
+	var commands [][]string
 	for _, p := range sc.Paths {
 		names = append(names, p.Name)
-		if _, ok := ports[p.Name]; !ok {
-			out = append(out, "scenario path "+p.Name+" has no port in "+flagPathPorts)
+		if p.Kind == "exec" {
+			commands = append(commands, p.Exec.Command)
+			if c := p.Exec.Command; len(c) < 2 || c[0] != "meshbench" || c[1] != "backend" ||
+				c[slices.Index(c, "--payload")+1] != strconv.Itoa(sc.Backend.Payload) {
+				out = append(out, fmt.Sprintf("path %s runs %v, want `meshbench backend --payload %d`, the backend's", p.Name, c, sc.Backend.Payload))
+			}
 		}
 	}
-	if !slices.Contains(names, "direct") || !slices.Contains(names, "meshed") {
-		out = append(out, fmt.Sprintf("scenario paths %v: want direct and meshed", names))
+	if !slices.Equal(names, []string{"direct", "unmeshed", "meshed"}) {
+		out = append(out, fmt.Sprintf("scenario paths %v: want direct, unmeshed, meshed", names))
+	} else if !slices.EqualFunc(commands[0], commands[1], func(a, b string) bool { return a == b }) {
+		out = append(out, "unmeshed and meshed run different commands: their difference would not be the mesh's")
 	}
-	_, control, _ := strings.Cut(argValue(server.Spec.Template.Spec.Containers[0].Args, "--listen"), ":")
-	wantSkipped := []string{control, strconv.Itoa(int(ports["direct"]))}
+	serve, err := parseCommand(server.Spec.Template.Spec.Containers[0])
+	if err != nil {
+		return append(out, err.Error())
+	}
+	ranges, err := portRanges(serve, sc.Backend.Replicas)
+	if err != nil {
+		return append(out, err.Error())
+	}
+	var wantSkipped []string
+	for _, pr := range ranges {
+		for port := pr.lo; port <= pr.hi && pr.name != "meshed"; port++ {
+			wantSkipped = append(wantSkipped, strconv.Itoa(int(port)))
+		}
+	}
+	slices.Sort(wantSkipped)
 	for _, w := range []struct {
 		what string
 		tpl  *corev1.PodTemplateSpec
@@ -442,9 +550,8 @@ func meshProblems(r *rendered, mesh string) []string {
 		}
 		skipped := strings.Split(w.tpl.Annotations[w.skip], ",")
 		slices.Sort(skipped)
-		slices.Sort(wantSkipped)
 		if !slices.Equal(skipped, wantSkipped) {
-			out = append(out, fmt.Sprintf("%s: %s is %v, want exactly the control and direct ports %v", w.what, w.skip, skipped, wantSkipped))
+			out = append(out, fmt.Sprintf("%s: %s is %v, want exactly the ports of every path but meshed and the control port %v", w.what, w.skip, skipped, wantSkipped))
 		}
 	}
 	return out
@@ -495,11 +602,11 @@ func TestRulesCatch(t *testing.T) {
 		}, func(w renders) []string { return loadJobProblems(w.load(), w.server()) }, "against the server"},
 		{"zone, not node", func(w renders) {
 			w.server().Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].TopologyKey = "topology.kubernetes.io/zone"
-		}, func(w renders) []string { return serverProblems(w.server(), w.svc(), w.load()) }, "against the agents"},
+		}, func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "against the agents"},
 		{"service port missing", func(w renders) { w.svc().Spec.Ports = w.svc().Spec.Ports[:len(w.svc().Spec.Ports)-1] },
-			func(w renders) []string { return serverProblems(w.server(), w.svc(), w.load()) }, "not exposed"},
+			func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "not exposed"},
 		{"service selects agents", func(w renders) { w.svc().Spec.Selector = map[string]string{"app.kubernetes.io/name": "meshbench"} },
-			func(w renders) []string { return serverProblems(w.server(), w.svc(), w.load()) }, "must select"},
+			func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "must select"},
 		{"host probe without /sys", func(w renders) {
 			spec := &w.host().Spec.Template.Spec
 			spec.Volumes = slices.DeleteFunc(spec.Volumes, func(v corev1.Volume) bool { return v.HostPath != nil && v.HostPath.Path == "/sys" })
@@ -508,10 +615,57 @@ func TestRulesCatch(t *testing.T) {
 			func(w renders) []string { return podProblems(w.mesh, &w.meshLoad().Spec.Template) }, "not in the render"},
 		{"direct path meshed", func(w renders) {
 			w.meshLoad().Spec.Template.Annotations["config.linkerd.io/skip-outbound-ports"] = "7400"
-		}, func(w renders) []string { return meshProblems(w.mesh, "linkerd") }, "want exactly the control and direct ports"},
+		}, func(w renders) []string { return meshProblems(w.mesh, "linkerd") }, "want exactly the ports of every path but meshed"},
 		{"no native sidecar", func(w renders) {
 			delete(w.meshLoad().Spec.Template.Annotations, "config.beta.linkerd.io/proxy-enable-native-sidecar")
 		}, func(w renders) []string { return meshProblems(w.mesh, "linkerd") }, "no native sidecar"},
+		{"direct's replicas on haproxy's port", func(w renders) {
+			c := &w.server().Spec.Template.Spec.Containers[0]
+			c.Args = setArg(c.Args, "--"+flagPathPorts, "direct=7401,haproxy=7402,nginx=7403,linkerd=7404")
+		}, func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "direct (7401-7403) and haproxy (7402) overlap"},
+		{"more replicas than ports", func(w renders) {
+			c := &w.load().Spec.Template.Spec.Containers[0]
+			c.Args = setArg(c.Args, "--replicas", "4")
+		}, func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "port 7413 is not a container port"},
+		{"a replica's port not exposed", func(w renders) {
+			w.svc().Spec.Ports = slices.DeleteFunc(w.svc().Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == 7412 })
+		}, func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "port 7412 is not exposed"},
+		{"a stray container port", func(w renders) {
+			c := &w.server().Spec.Template.Spec.Containers[0]
+			c.Ports = append(c.Ports, corev1.ContainerPort{Name: "extra", ContainerPort: 7499})
+		}, func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "belongs to no path"},
+		{"a measured path without a port", func(w renders) {
+			c := &w.load().Spec.Template.Spec.Containers[0]
+			c.Args = setArg(c.Args, "--paths", "direct,haproxy,linkerd-mtls")
+		}, func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "linkerd-mtls, which has no fixed port"},
+		{"serve stops when idle", func(w renders) {
+			c := &w.server().Spec.Template.Spec.Containers[0]
+			c.Args = setArg(c.Args, "--idle-timeout", "")
+		}, func(w renders) []string { return serverProblems(w.base, w.server(), w.svc(), w.load()) }, "--idle-timeout is 15m0s"},
+		{"a flag serve does not have", func(w renders) {
+			c := &w.server().Spec.Template.Spec.Containers[0]
+			c.Args = append(setArg(c.Args, "--idle-timeout", ""), "--idle", "0")
+		}, func(w renders) []string { return podProblems(w.base, &w.server().Spec.Template) }, "does not parse with meshbench's flags"},
+		{"world-readable token", func(w renders) {
+			for _, v := range w.load().Spec.Template.Spec.Volumes {
+				if v.Secret != nil {
+					*v.Secret.DefaultMode = 0o444
+				}
+			}
+		}, func(w renders) []string { return loadJobProblems(w.load(), w.server()) }, "lets every user read the token"},
+		{"HOST_PROC not set", func(w renders) {
+			c := &w.host().Spec.Template.Spec.Containers[0]
+			c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "HOST_PROC" })
+		}, func(w renders) []string { return hostJobProblems(w.host()) }, "HOST_PROC does not name /host/proc"},
+		{"meshed of kind direct", func(w renders) {
+			// The meshed path as a second direct path: no exec block.
+			cm := w.mesh.configMaps["meshbench-mesh-scenario"]
+			text := cm.Data["scenario.yaml"]
+			from, to := strings.Index(text, "  - name: meshed\n"), strings.Index(text, "\nrate:")
+			cm.Data["scenario.yaml"] = text[:from] + "  - name: meshed\n    kind: direct" + text[to:]
+		}, func(w renders) []string {
+			return serverProblems(w.mesh, w.mesh.deployments["meshbench-server"], w.mesh.services["meshbench-server"], w.meshLoad())
+		}, "path meshed is of kind direct"},
 		{"bad scenario", func(w renders) { w.mesh.configMaps["meshbench-mesh-scenario"].Data["scenario.yaml"] += "rat: 5\n" },
 			func(w renders) []string { return meshProblems(w.mesh, "linkerd") }, "rat"},
 	}

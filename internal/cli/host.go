@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -40,10 +42,18 @@ Probes (run one after another, within --duration):
   jitter  a 1 ms sleep loop and a busy loop: how late the scheduler wakes a thread
   fsync   2300-byte appends, each made durable with fdatasync, in --dir (etcd's check)
   audit   open-file limit, net.core.somaxconn, net.ipv4.tcp_tw_reuse, CPU governor,
-          transparent hugepages, each miss with its fix`,
+          transparent hugepages, each miss with its fix
+
+HOST_PROC and HOST_SYS, when set, name where /proc and /sys are read: a
+node's, mounted read-only into a container, so that the figures are the
+node's rather than the container's view (the convention gopsutil follows).
+
+Several hosts' --format json files make one table of hosts in 'meshbench
+report', a row each, to show which one is noisy.`,
 		Example: `  meshbench host
   meshbench host --duration 30s --format markdown --out host.md
-  meshbench host --probes fsync --dir /var/lib/etcd --format json`,
+  meshbench host --probes fsync --dir /var/lib/etcd --format json
+  meshbench host --format json --out hosts/$(hostname).json   # then: meshbench report hosts/*.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runHost(cmd.Context(), w, o)
@@ -92,6 +102,7 @@ func runHost(ctx context.Context, w *World, o hostOptions) error {
 	}
 	roots := hoststats.Roots{Proc: w.ProcRoot, Sys: w.SysRoot}
 	rep := report.HostReport{
+		Schema:    report.HostSchema,
 		Tool:      results.Tool{Name: "meshbench", Version: version(), GoVersion: runtime.Version()},
 		StartedAt: w.Now().UTC(),
 		Host:      hoststats.Identify(ctx, roots),
@@ -120,7 +131,13 @@ func runHost(ctx context.Context, w *World, o hostOptions) error {
 		return err
 	}
 	if o.out != "" {
-		if err := results.WriteFileAtomic(o.out, buf.Bytes()); err != nil {
+		// A probe per node writes into a fresh shared volume: the
+		// directory it names may not exist yet.
+		err := os.MkdirAll(filepath.Dir(o.out), 0o755)
+		if err == nil {
+			err = results.WriteFileAtomic(o.out, buf.Bytes())
+		}
+		if err != nil {
 			return fmt.Errorf("--out %s: %w", o.out, err)
 		}
 		fmt.Fprintf(w.Stderr, "host: wrote %s\n", o.out)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,12 +37,18 @@ overhead of each hop over direct, the proxies' CPU and memory, and the host
 figures that explain them. Several files (from several hosts) give one
 side-by-side comparison, with a warning when their scenarios differ.
 
+Files written by 'meshbench host --format json' (one per candidate host or
+cluster node) give one table of hosts instead, a row each, to show which one
+is noisy: steal, iowait, pressure, the busiest disk, jitter, fsync and the
+verdicts that warn or fail (table or markdown).
+
 Trials are merged by merging their HDR histograms; the spread across trials is
 shown beside the merged figure.`,
 		Example: `  meshbench report results/vps1-20261122T120000Z.json
   meshbench report results/*.json --format markdown --out report.md --plots charts/
   meshbench report run.json --format hlog --out run.hlog
-  meshbench report a.json b.json --names "kvm nvme,openvz sata"`,
+  meshbench report a.json b.json --names "kvm nvme,openvz sata"
+  meshbench report nodes/*.json --format markdown        # files from meshbench host --format json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.files = args
@@ -73,13 +80,29 @@ func runReport(_ context.Context, w *World, o reportOptions) error {
 	}
 	// Every file is read and checked before anything is written, so a bad
 	// file leaves no half-made report or charts behind.
-	files := make([]*results.File, len(o.files))
-	for i, p := range o.files {
+	var files []*results.File
+	var hosts []*report.HostReport
+	var aHost, aResult string
+	for _, p := range o.files {
 		f, err := results.Read(p)
 		if err != nil {
-			return err
+			h, isHost, herr := readHostFile(p)
+			if !isHost {
+				return err
+			}
+			if herr != nil {
+				return herr
+			}
+			hosts, aHost = append(hosts, h), p
+			continue
 		}
-		files[i] = f
+		files, aResult = append(files, f), p
+	}
+	switch {
+	case len(hosts) > 0 && len(files) > 0:
+		return errext.BadInputf("%s is `meshbench host` output and %s a result file: report each kind on its own", aHost, aResult)
+	case len(hosts) > 0:
+		return reportHosts(w, o, hosts)
 	}
 	r, err := report.Build(files, o.names)
 	if err != nil {
@@ -100,14 +123,61 @@ func runReport(_ context.Context, w *World, o reportOptions) error {
 	if err := report.Write(&buf, r, o.format, opts); err != nil {
 		return err
 	}
-	if o.out == "" {
-		_, err := w.Stdout.Write(buf.Bytes())
+	return writeReport(w, o.out, buf.Bytes())
+}
+
+// maxHostFileBytes bounds what is read of a file to see whether it is a
+// host file: `meshbench host` writes a few kilobytes.
+const maxHostFileBytes = 4 << 20
+
+// readHostFile reads path as the JSON of `meshbench host` when it is one;
+// isHost is false, and the file left to the result reader's error, when
+// it is not.
+func readHostFile(path string) (h *report.HostReport, isHost bool, err error) {
+	// Only a regular file: opening a FIFO would block until a writer came.
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return nil, false, nil
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, false, nil
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxHostFileBytes+1))
+	if err != nil || len(data) > maxHostFileBytes || !report.IsHostFile(data) {
+		return nil, false, nil
+	}
+	if h, err = report.DecodeHost(data); err != nil {
+		return nil, true, errext.BadInputf("%s: %v", path, err)
+	}
+	return h, true, nil
+}
+
+// reportHosts renders `meshbench host` files as one table of hosts.
+func reportHosts(w *World, o reportOptions, hosts []*report.HostReport) error {
+	if !slices.Contains(report.NodeFormats, o.format) {
+		return errext.BadInputf("--format %s: host files render as %s", o.format, strings.Join(report.NodeFormats, " or "))
+	}
+	if o.plots != "" {
+		return errext.BadInputf("--plots: host files have no charts")
+	}
+	var buf bytes.Buffer
+	if err := report.WriteNodes(&buf, hosts, o.names, o.format); err != nil {
 		return err
 	}
-	if err := results.WriteFileAtomic(o.out, buf.Bytes()); err != nil {
-		return fmt.Errorf("--out %s: %w", o.out, err)
+	return writeReport(w, o.out, buf.Bytes())
+}
+
+// writeReport puts a rendered report on stdout or, atomically, in out.
+func writeReport(w *World, out string, data []byte) error {
+	if out == "" {
+		_, err := w.Stdout.Write(data)
+		return err
 	}
-	fmt.Fprintf(w.Stderr, "wrote %s\n", o.out)
+	if err := results.WriteFileAtomic(out, data); err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	fmt.Fprintf(w.Stderr, "wrote %s\n", out)
 	return nil
 }
 

@@ -158,3 +158,61 @@ func TestReportOutIsInput(t *testing.T) {
 		t.Error("the input changed")
 	}
 }
+
+// TestReportHostFiles: what `meshbench host --format json --out` writes for
+// two hosts (the KVM/NVMe and OpenVZ fixtures, each into a directory that
+// does not exist yet) is one table of hosts in `meshbench report`; result
+// and host files are not mixed, and host files have no JSON view or charts.
+func TestReportHostFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var files []string
+	for _, fixture := range []string{"kvm-nvme", "openvz"} {
+		out := filepath.Join(dir, "nodes", fixture, "host.json")
+		_, stderr, code := hostCLI(t, fixture, "--duration", "200ms", "--probes", "audit", "--format", "json", "--out", out)
+		if code != 0 {
+			t.Fatalf("host on %s: exit %d: %s", fixture, code, stderr)
+		}
+		files = append(files, out)
+	}
+	out, stderr, code := runCLI(t, context.Background(), append([]string{"report"}, files...)...)
+	if code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) < 5 || !strings.HasPrefix(lines[3], "kvm-nvme-1 ") || !strings.HasPrefix(lines[4], "ovz-ct-101 ") || !strings.Contains(out, "\nnoisy: ") {
+		t.Errorf("table:\n%s", out)
+	}
+	md := filepath.Join(dir, "nodes.md")
+	_, _, code = runCLI(t, context.Background(), append([]string{"report", "--format", "markdown", "--out", md, "--names", "a,b"}, files...)...)
+	data, err := os.ReadFile(md)
+	if code != 0 || err != nil || !strings.Contains(string(data), "\n| a    |") || !strings.Contains(string(data), "\n| b    |") {
+		t.Errorf("markdown: exit %d, %v:\n%s", code, err, data)
+	}
+
+	result := reportFixture(t, dir, "kvm-nvme.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{files[0], result}, "report each kind on its own"},
+		{[]string{files[0], "--format", "json"}, "host files render as table or markdown"},
+		{[]string{files[0], "--plots", filepath.Join(dir, "charts")}, "no charts"},
+	} {
+		_, stderr, code := runCLI(t, context.Background(), append([]string{"report"}, tc.args...)...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", tc.args, code)
+		}
+		oneLine(t, stderr, tc.want)
+	}
+	// A file that says it is a host file but is not whole is refused by name.
+	broken := filepath.Join(dir, "broken.json")
+	if err := os.WriteFile(broken, []byte(`{"schema": "meshbench-host/v1", "host": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runCLI(t, context.Background(), "report", broken)
+	if code != 2 {
+		t.Errorf("broken host file: exit %d", code)
+	}
+	oneLine(t, stderr, broken+": no host_stats")
+}

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/meshbench/meshbench/internal/errext"
 )
@@ -32,8 +34,8 @@ type World struct {
 	Getenv func(string) string
 	// Now is the clock for timestamps in results (time.Now in production).
 	Now func() time.Time
-	// ProcRoot and SysRoot are where /proc and /sys are read from ("/proc"
-	// and "/sys" in production; fixture trees in tests).
+	// ProcRoot and SysRoot are where host statistics read /proc and /sys
+	// (hostRoots in production; fixture trees in tests).
 	ProcRoot, SysRoot string
 	// StderrIsTTY turns on the live progress bar.
 	StderrIsTTY bool
@@ -49,11 +51,28 @@ func OSWorld() World {
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		tty = true
 	}
+	proc, sys := hostRoots(os.Getenv)
 	return World{
 		Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Getenv: os.Getenv, Now: time.Now, ProcRoot: "/proc", SysRoot: "/sys",
+		Getenv: os.Getenv, Now: time.Now, ProcRoot: proc, SysRoot: sys,
 		StderrIsTTY: tty, Self: self,
 	}
+}
+
+// hostRoots are where host statistics are read from: the directories that
+// HOST_PROC and HOST_SYS name when they are set (gopsutil's convention, for
+// a container given the node's /proc and /sys at another path), else /proc
+// and /sys. Only host statistics move: meshbench's own processes and the
+// proxies it starts are always read in this process's /proc.
+func hostRoots(getenv func(string) string) (proc, sys string) {
+	proc, sys = "/proc", "/sys"
+	if v := getenv("HOST_PROC"); v != "" {
+		proc = filepath.Clean(v)
+	}
+	if v := getenv("HOST_SYS"); v != "" {
+		sys = filepath.Clean(v)
+	}
+	return proc, sys
 }
 
 func (w *World) fill() {
@@ -112,6 +131,32 @@ func Main(ctx context.Context, w World) int {
 		fmt.Fprintf(w.Stderr, "Run 'meshbench --help' for usage.\n")
 	}
 	return code
+}
+
+// ParseArgs reads a meshbench command line the way Main would, without
+// running anything: the subcommand must exist, every flag must be one of
+// its own with a value that parses, and the arguments must be as many as
+// it takes. It returns the subcommand's path ("serve", "run") and its parsed
+// flags, so that command lines kept elsewhere (Kubernetes manifests, the
+// fleet playbook) can be held to the real flags by their tests.
+func ParseArgs(args []string) (command string, flags *pflag.FlagSet, err error) {
+	w := World{}
+	w.fill()
+	root := newRootCmd(&w)
+	cmd, rest, err := root.Find(args)
+	if err != nil {
+		return "", nil, err
+	}
+	if cmd == root {
+		return "", nil, fmt.Errorf("%q names no meshbench command", args)
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+	}
+	if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+	}
+	return strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), cmd.Flags(), nil
 }
 
 func newRootCmd(w *World) *cobra.Command {

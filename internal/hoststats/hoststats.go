@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/shirou/gopsutil/v4/common"
+	"golang.org/x/sys/unix"
 )
 
 // Roots are where /proc and /sys are read from; "" means /proc and /sys.
@@ -81,10 +82,23 @@ func (r Roots) ctx(parent context.Context) context.Context {
 	})
 }
 
-// live reports whether the roots are this machine's own, so that what
-// cannot come from a file (CPUID, statfs) may be asked of the machine.
+// live reports whether the roots are a running kernel's procfs and sysfs
+// rather than fixture trees, so that what cannot come from a file (CPUID,
+// statfs) may be asked of the machine. Besides /proc and /sys themselves,
+// that is the node's /proc and /sys mounted into a container elsewhere
+// (HOST_PROC, HOST_SYS): the container runs on that node's CPU and kernel.
 func (r Roots) live() bool {
-	return (r.Proc == "" || filepath.Clean(r.Proc) == "/proc") && (r.Sys == "" || filepath.Clean(r.Sys) == "/sys")
+	return isFS(r.Proc, "/proc", unix.PROC_SUPER_MAGIC) && isFS(r.Sys, "/sys", unix.SYSFS_MAGIC)
+}
+
+// isFS reports whether root is def ("" means def) or a mount of the
+// filesystem whose magic number is magic.
+func isFS(root, def string, magic int64) bool {
+	if root == "" || filepath.Clean(root) == def {
+		return true
+	}
+	var st unix.Statfs_t
+	return unix.Statfs(root, &st) == nil && int64(st.Type) == magic
 }
 
 func readString(path string) (string, error) {

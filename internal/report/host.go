@@ -15,12 +15,18 @@ import (
 // file, one window of host statistics, and the probes with the verdicts.
 // Its JSON form is the command's --format json output.
 type HostReport struct {
+	// Schema is HostSchema in what `meshbench host` writes; files written
+	// before it had one are told apart by their shape (IsHostFile).
+	Schema      string               `json:"schema,omitempty"`
 	Tool        results.Tool         `json:"tool"`
 	StartedAt   time.Time            `json:"started_at"`
 	Host        results.Host         `json:"host"`
 	HostStats   *results.HostStats   `json:"host_stats"`
 	HostQuality *results.HostQuality `json:"host_quality"`
 }
+
+// HostSchema is the "schema" of `meshbench host --format json` output.
+const HostSchema = "meshbench-host/v1"
 
 // HostFormats are the names WriteHost accepts.
 var HostFormats = []string{"table", "markdown", "json"}

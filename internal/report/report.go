@@ -186,16 +186,27 @@ func Build(files []*results.File, names []string) (*Report, error) {
 }
 
 // labelFiles names each file: the caller's name when given, else its host
-// name; a host that appears twice is told apart by its start time, then by a
-// number, so every column of a comparison has its own label.
+// name, made unique (uniqueLabels).
 func labelFiles(files []*results.File, names []string) []string {
-	labels := make([]string, len(files))
-	count := map[string]int{}
+	hosts := make([]string, len(files))
+	started := make([]time.Time, len(files))
 	for i, f := range files {
+		hosts[i], started[i] = f.Host.Hostname, f.StartedAt
+	}
+	return uniqueLabels(hosts, started, names)
+}
+
+// uniqueLabels names each of a set of files: the caller's name when given,
+// else its host name; a host that appears twice is told apart by its start
+// time, then by a number, so every column or row has its own label.
+func uniqueLabels(hosts []string, started []time.Time, names []string) []string {
+	labels := make([]string, len(hosts))
+	count := map[string]int{}
+	for i, h := range hosts {
 		if names != nil && names[i] != "" {
 			labels[i] = names[i]
 		} else {
-			labels[i] = f.Host.Hostname
+			labels[i] = h
 			if labels[i] == "" {
 				labels[i] = "host"
 			}
@@ -203,9 +214,9 @@ func labelFiles(files []*results.File, names []string) []string {
 		count[labels[i]]++
 	}
 	seen := map[string]int{}
-	for i, f := range files {
-		if count[labels[i]] > 1 && (names == nil || names[i] == "") && !f.StartedAt.IsZero() {
-			labels[i] += "@" + f.StartedAt.UTC().Format("2006-01-02T15:04Z")
+	for i := range hosts {
+		if count[labels[i]] > 1 && (names == nil || names[i] == "") && !started[i].IsZero() {
+			labels[i] += "@" + started[i].UTC().Format("2006-01-02T15:04Z")
 		}
 		seen[labels[i]]++
 		if n := seen[labels[i]]; n > 1 {
