@@ -3,7 +3,7 @@
 #
 #   scripts/soak.sh [MINUTES] [RATE]     default: 10 minutes at 2000 req/s
 #
-# Runs direct, haproxy and linkerd interleaved for MINUTES in all at RATE
+# Runs direct, haproxy and linkerd (and the A/A path) interleaved for MINUTES in all at RATE
 # req/s, samples the resident set (VmRSS) of meshbench and of every sidecar
 # it started every 10 s, and prints each process's RSS after warm-up (the
 # first minute) and at the end, with the run's requests and errors. It fails
@@ -19,8 +19,9 @@ out=$(mktemp -d /tmp/mbsoak.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 
 make -s build
-# Three paths share the time: each gets a third, in 10 s windows.
-per_path=$((minutes * 60 / 3))
+# Four paths share the time (direct-aa, the run's A/A, joins the three):
+# each gets a quarter, in 10 s windows.
+per_path=$((minutes * 60 / 4))
 bin/meshbench run --paths direct,haproxy,linkerd --rate "$rate" \
   --duration "${per_path}s" --window 10s --warmup 5s --out "$out" --format json \
   >"$out/result.stdout" 2>"$out/progress" &
