@@ -142,23 +142,32 @@ func (l *loop) onEvent(s *slot, ev uint32) {
 	}
 }
 
+// consume feeds bytes just read from s into its parser, received at rx
+// (the kernel's timestamp when stamped). It reports whether the caller's
+// read loop is over: a response completed, or the connection was closed.
+func (l *loop) consume(s *slot, b []byte, rx int64, stamped bool) bool {
+	if !s.busy {
+		l.closeConn(s) // bytes nobody asked for: the connection is unusable
+		return true
+	}
+	_, done, perr := s.p.feed(b)
+	if perr != nil {
+		l.closeConn(s)
+		l.finish(s, l.now(), classOther)
+		return true
+	}
+	if done {
+		l.complete(s, rxTime(l.e.base, s.sent, rx, stamped))
+	}
+	return done
+}
+
 // read drains the socket (the epoll set is edge-triggered) into the parser.
 func (l *loop) read(s *slot) {
 	for {
 		n, rx, stamped, err := l.rx.recv(s.fd)
 		if n > 0 {
-			if !s.busy {
-				l.closeConn(s) // bytes nobody asked for: the connection is unusable
-				return
-			}
-			_, done, perr := s.p.feed(l.rx.buf[:n])
-			if perr != nil {
-				l.closeConn(s)
-				l.finish(s, l.now(), classOther)
-				return
-			}
-			if done {
-				l.complete(s, rxTime(l.e.base, s.sent, rx, stamped))
+			if l.consume(s, l.rx.buf[:n], rx, stamped) {
 				return
 			}
 			continue

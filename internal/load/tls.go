@@ -282,18 +282,7 @@ func (l *loop) readTLS(s *slot) {
 	for {
 		n, err := s.tc.Read(l.rx.buf)
 		if n > 0 {
-			if !s.busy {
-				l.closeConn(s) // bytes nobody asked for: the connection is unusable
-				return
-			}
-			_, done, perr := s.p.feed(l.rx.buf[:n])
-			if perr != nil {
-				l.closeConn(s)
-				l.finish(s, l.now(), classOther)
-				return
-			}
-			if done {
-				l.complete(s, rxTime(l.e.base, s.sent, s.sock.lastRx, s.sock.stamped))
+			if l.consume(s, l.rx.buf[:n], s.sock.lastRx, s.sock.stamped) {
 				return
 			}
 			continue
