@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/meshbench/meshbench/internal/gate"
 	"github.com/meshbench/meshbench/internal/hoststats"
 	"github.com/meshbench/meshbench/internal/paths"
+	"github.com/meshbench/meshbench/internal/profiling"
 	"github.com/meshbench/meshbench/internal/remote"
 	"github.com/meshbench/meshbench/internal/report"
 	"github.com/meshbench/meshbench/internal/results"
@@ -51,6 +53,7 @@ type runOptions struct {
 	insecure     bool
 	remote       remoteOptions
 	maxRounds    int
+	profile      string
 	gates        gateOutput
 
 	// changed reports whether a flag was set on the command line.
@@ -79,7 +82,8 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
   meshbench run scenarios/classic.yaml --trials 3 --format markdown
   meshbench run --paths direct --target http://127.0.0.1:8080 --rate 500
   meshbench run --paths direct,haproxy,linkerd --sweep 500,1000,2000,4000 --duration 5s
-  meshbench run --remote https://10.0.0.5:7400 --token-file mb.token --paths direct,haproxy,linkerd`,
+  meshbench run --remote https://10.0.0.5:7400 --token-file mb.token --paths direct,haproxy,linkerd
+  meshbench run --paths linkerd-mtls --rate 1000 --profile prof   # then: go tool pprof prof/sidecar-outbound-*-cpu.pprof`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -115,6 +119,7 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.StringVar(&o.remote.shareIndexEnv, "share-index-env", "", "with --remote: take I from this environment variable, counted from 0 (e.g. JOB_COMPLETION_INDEX)")
 	f.IntVar(&o.remote.shareCount, "share-count", 0, "with --share-index-env: N, the number of agents")
 	f.IntVar(&o.maxRounds, "max-rounds", 0, "with gates: after --trials rounds, add rounds until every gate is decided, up to this many in all")
+	f.StringVar(&o.profile, "profile", "", "write runtime profiles into this `DIR`: a CPU profile, an execution trace, heap, block and mutex profiles of meshbench (meshbench-run-PID-*) and of every sidecar the run starts (sidecar-MODE-PID-*)")
 	o.gates.flags(f)
 	return cmd
 }
@@ -167,7 +172,7 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 	if site != nil {
 		env.Site = site
 	}
-	file, runErr := runner.Run(ctx, plan, env, prog)
+	file, runErr := runProfiled(ctx, w, o.profile, plan, env, prog)
 	if file == nil {
 		return runErr
 	}
@@ -201,6 +206,27 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		return fmt.Errorf("partial results in %s: %w", name, errext.ErrInterrupted)
 	}
 	return checkRunGates(w, file, sc.Gates, o.gates, name)
+}
+
+// runProfiled is runner.Run, with the runtime profiles of this process and
+// of the sidecars it starts written to dir when dir is set. The profiles
+// cover the whole run, start-up of the paths included.
+func runProfiled(ctx context.Context, w *World, dir string, plan *runner.Plan, env runner.Env, prog runner.Observer) (*results.File, error) {
+	if dir == "" {
+		return runner.Run(ctx, plan, env, prog)
+	}
+	prof, err := profiling.Start(dir, fmt.Sprintf("meshbench-run-%d", os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	env.Profile = dir
+	file, runErr := runner.Run(ctx, plan, env, prog)
+	if err := prof.Stop(); err != nil {
+		fmt.Fprintf(w.Stderr, "warning: %v\n", err)
+	} else {
+		fmt.Fprintf(w.Stderr, "profiles: %s (go tool pprof %s; go tool trace %s)\n", dir, prof.Path("cpu.pprof"), prof.Path("trace.out"))
+	}
+	return file, runErr
 }
 
 // checkLocal checks, before anything starts, that this host can run the

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -394,5 +395,39 @@ func TestRunDiskFull(t *testing.T) {
 	}
 	if fs := resultFiles(t, full); len(fs) != 0 {
 		t.Errorf("result files on the full disk: %v", fs)
+	}
+}
+
+// TestRunProfile: run --profile leaves meshbench's own profiles and those of
+// the sidecar the linkerd path started in one directory, and a directory
+// that cannot be made is bad input before anything runs.
+func TestRunProfile(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "prof")
+	out := t.TempDir()
+	cmd := exec.Command(testBinary(t), "run", "--paths", "direct,linkerd", "--rate", "200",
+		"--duration", "1s", "--window", "1s", "--warmup", "200ms", "--out", out, "--no-host-stats", "--profile", dir)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v\n%s", err, b)
+	}
+	for _, prefix := range []string{"meshbench-run-", "sidecar-outbound-"} {
+		for _, kind := range []string{"cpu.pprof", "heap.pprof", "block.pprof", "mutex.pprof", "trace.out"} {
+			m, _ := filepath.Glob(filepath.Join(dir, prefix+"*-"+kind))
+			if len(m) != 1 {
+				t.Errorf("%s*-%s: %d files", prefix, kind, len(m))
+				continue
+			}
+			b, err := os.ReadFile(m[0])
+			gzipped := len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b
+			if err != nil || (kind == "trace.out") == gzipped {
+				t.Errorf("%s: %d bytes (gzip %v), %v", m[0], len(b), gzipped, err)
+			}
+		}
+	}
+	bad := exec.Command(testBinary(t), "run", "--paths", "direct", "--duration", "1s", "--out", out, "--profile", "/dev/null/prof")
+	b, err := bad.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(b), "--profile") {
+		t.Errorf("bad --profile: %v\n%s", err, b)
 	}
 }

@@ -183,6 +183,9 @@ func startSidecar(ctx context.Context, env Env, dir, name, listen string, args [
 	ready := filepath.Join(dir, name+".ready.json")
 	os.Remove(ready)
 	args = append(args, "--listen", listen, "--admin", "127.0.0.1:0", "--ready-file", ready)
+	if env.Profile != "" {
+		args = append(args, "--profile", env.Profile)
+	}
 	bin, args := sidecarCommand(env, args)
 	procs, err := env.procs()
 	if err != nil {

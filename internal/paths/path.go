@@ -58,6 +58,9 @@ type Env struct {
 	// Port is the port the path's proxy listens on; 0 lets the kernel pick
 	// a free one. A fixed port that is taken is an error, not retried.
 	Port int
+	// Profile, when set, is the directory each sidecar the path starts
+	// writes its runtime profiles to (the sidecar's --profile).
+	Profile string
 }
 
 // procs is env's process group, or an error saying it is missing.

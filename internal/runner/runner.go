@@ -54,6 +54,9 @@ type Env struct {
 	// one) whether to measure another, up to Plan.MaxRounds; it sees the
 	// rows so far with their summary (see moreRound).
 	More func(*results.File) bool
+	// Profile, when set, is the directory the sidecars this host starts
+	// write their runtime profiles to; the caller profiles its own process.
+	Profile string
 }
 
 // Observer is told what a run is doing, for progress lines. Its methods may

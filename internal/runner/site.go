@@ -50,7 +50,7 @@ func newLocalSite(sc *scenario.Scenario, env Env, procs *proc.Group, tmp string)
 	bcfg := backend.Config{Payload: bk.Payload, Delay: bk.Delay.D(), Distribution: bk.DelayDistribution, ErrorRate: bk.ErrorRate}
 	return &localSite{
 		sc:   sc,
-		env:  paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp, Procs: procs, Backend: bcfg, Connections: sc.Connections},
+		env:  paths.Env{Target: sc.Target, Self: env.Self, Log: env.Log, TempDir: tmp, Procs: procs, Backend: bcfg, Connections: sc.Connections, Profile: env.Profile},
 		bcfg: bcfg,
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/profiling"
 	"github.com/meshbench/meshbench/internal/sidecar"
 )
 
@@ -138,13 +139,13 @@ func sidecarConfig(o sidecarOptions) (sidecar.Config, error) {
 func runSidecar(ctx context.Context, stderr io.Writer, cfg sidecar.Config, o sidecarOptions) (err error) {
 	tuneRuntime(o)
 	if o.profile != "" {
-		prof, err := startProfile(o.profile, fmt.Sprintf("sidecar-%s-%d", cfg.Mode, os.Getpid()))
+		prof, err := profiling.Start(o.profile, fmt.Sprintf("sidecar-%s-%d", cfg.Mode, os.Getpid()))
 		if err != nil {
 			return err
 		}
 		// Written once the sidecar has drained (SIGTERM or Ctrl-C);
 		// a process killed outright leaves the files unfinished.
-		defer func() { err = errors.Join(err, prof.stop()) }()
+		defer func() { err = errors.Join(err, prof.Stop()) }()
 	}
 	ready := func(a sidecar.Addrs) error {
 		// The ready file first: whoever waits for it must not be told
