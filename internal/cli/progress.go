@@ -24,8 +24,9 @@ type progress struct {
 	// last is when a plain progress line was last written, to keep a log
 	// readable: one line per phase and then one every few seconds.
 	last time.Time
-	// rounds is the plan's rounds per step, for "round 2/3".
-	rounds int
+	// rounds is the plan's rounds per step, for "round 2/3"; maxRounds
+	// the cap on rounds a gated run may add after them.
+	rounds, maxRounds int
 }
 
 func newProgress(w io.Writer, tty bool) *progress { return &progress{w: w, tty: tty} }
@@ -60,7 +61,10 @@ func (p *progress) Window(w runner.Window, what string) {
 
 func (p *progress) phase(n, total int, name string, trial, trials int, what string) {
 	round := ""
-	if trials > 1 {
+	switch {
+	case trial > trials:
+		round = fmt.Sprintf(", round %d (added for the gates, at most %d)", trial, p.maxRounds)
+	case trials > 1:
 		round = fmt.Sprintf(", round %d/%d", trial, trials)
 	}
 	p.Line("[%d/%d] %s%s: %s", n, total, name, round, what)

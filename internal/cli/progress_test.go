@@ -35,6 +35,19 @@ func TestProgressPlain(t *testing.T) {
 	}
 }
 
+// TestProgressAddedRound: a round a gated run adds after its planned ones
+// says so, rather than "round 6/5".
+func TestProgressAddedRound(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	p := newProgress(&b, false)
+	p.rounds, p.maxRounds = 5, 8
+	p.phase(3, 9, "haproxy", 6, p.rounds, "measuring")
+	if want := "[3/9] haproxy, round 6 (added for the gates, at most 8): measuring\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
 func TestProgressTTY(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer

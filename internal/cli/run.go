@@ -159,7 +159,7 @@ func runRun(ctx context.Context, w *World, o runOptions) error {
 		return err
 	}
 	prog := newProgress(w.Stderr, w.StderrIsTTY)
-	prog.rounds = plan.Rounds
+	prog.rounds, prog.maxRounds = plan.Rounds, plan.MaxRounds
 	env := runner.Env{
 		Self:     w.Self,
 		Roots:    hoststats.Roots{Proc: w.ProcRoot, Sys: w.SysRoot},
