@@ -213,3 +213,47 @@ func BenchmarkMeshConnWrite(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpstreamClient: one request without a body and its 1 KiB
+// response over a keep-alive loopback connection, through net/http's
+// Transport and through the lean client that carries such requests
+// (h1client.go). cpu-us/op is the whole process, the test server included.
+func BenchmarkUpstreamClient(b *testing.B) {
+	payload := strings.Repeat("x", 1024)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, payload)
+	}))
+	defer app.Close()
+	cfg := Default(Outbound)
+	cfg.Upstreams = []string{app.Listener.Addr().String()}
+	rt, err := newTransport(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h1 := rt.(*h1Transport)
+	defer h1.CloseIdleConnections()
+	for _, c := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net-http", h1.fallback}, {"lean", h1}} {
+		b.Run(c.name, func(b *testing.B) {
+			req, _ := http.NewRequest("GET", app.URL+"/", nil)
+			buf := make([]byte, 16<<10)
+			b.ReportAllocs()
+			cpu := cpuTime()
+			for b.Loop() {
+				resp, err := c.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := resp.Body.Read(buf); err != nil {
+						break
+					}
+				}
+				resp.Body.Close()
+			}
+			b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-us/op")
+		})
+	}
+}
