@@ -161,20 +161,22 @@ func (r *replayConn) Read(p []byte) (int, error) {
 
 // h1ServerConn is one client connection on the lean path.
 type h1ServerConn struct {
-	s    *h1Server
-	c    net.Conn
-	br   *bufio.Reader
-	w    h1Writer
-	idle atomic.Bool // waiting for a request head (Shutdown may close it)
-	head []byte      // a copy of the current head, to replay on handoff
+	s      *h1Server
+	c      net.Conn
+	br     *bufio.Reader
+	w      h1Writer
+	idle   atomic.Bool // waiting for a request head (Shutdown may close it)
+	head   []byte      // a copy of the current head, to replay on handoff
+	remote string      // the client's address, for Request.RemoteAddr
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	// The lazy watch for a client that goes away mid-request.
 	watch     *time.Timer
 	watchDone chan struct{}
-	mu        sync.Mutex // orders reqCancel and the reader between the two goroutines
-	reqCancel context.CancelFunc
+	// mu orders the connection goroutine's use of the reader before the
+	// watch's (a timer's start is no synchronisation for the race detector).
+	mu sync.Mutex
 }
 
 func newH1ServerConn(s *h1Server, c net.Conn) *h1ServerConn {
@@ -268,7 +270,10 @@ func (hc *h1ServerConn) readRequest() (*http.Request, bool) {
 		return nil, true
 	}
 	hc.c.SetReadDeadline(time.Time{})
-	req.RemoteAddr = hc.c.RemoteAddr().String()
+	if hc.remote == "" {
+		hc.remote = hc.c.RemoteAddr().String()
+	}
+	req.RemoteAddr = hc.remote
 	return req, true
 }
 
@@ -325,11 +330,11 @@ func leanRequest(req *http.Request) bool {
 // serveRequest runs the proxy for req and finishes the response; it
 // reports whether the connection stays open for another request.
 func (hc *h1ServerConn) serveRequest(req *http.Request) (keep bool) {
-	ctx, cancel := context.WithCancel(hc.ctx)
+	// The connection's context is the request's: a client that left
+	// ends both.
 	hc.mu.Lock()
-	hc.reqCancel = cancel
+	req = req.WithContext(hc.ctx)
 	hc.mu.Unlock()
-	req = req.WithContext(ctx)
 	w := &hc.w
 	w.reset(req, hc.s.closing.Load())
 	hc.watch.Reset(watchAfter)
@@ -340,7 +345,6 @@ func (hc *h1ServerConn) serveRequest(req *http.Request) (keep bool) {
 			hc.c.SetReadDeadline(aLongTimeAgo)
 			<-hc.watchDone
 		}
-		cancel()
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
 				hc.s.srv.ErrorLog.Printf("http: panic serving %v: %v\n%s", req.RemoteAddr, v, debug.Stack())
@@ -349,7 +353,7 @@ func (hc *h1ServerConn) serveRequest(req *http.Request) (keep bool) {
 		}
 	}()
 	hc.s.p.ServeHTTP(w, req)
-	return w.finish() && !hc.s.closing.Load()
+	return w.finish() && !hc.s.closing.Load() && hc.ctx.Err() == nil
 }
 
 // watchClient reads ahead on a client connection whose request waits for
@@ -357,12 +361,12 @@ func (hc *h1ServerConn) serveRequest(req *http.Request) (keep bool) {
 // stay in the reader for the next request.
 func (hc *h1ServerConn) watchClient() {
 	hc.mu.Lock()
-	cancel := hc.reqCancel
+	_, err := hc.br.Peek(1)
 	hc.mu.Unlock()
-	if _, err := hc.br.Peek(1); err != nil {
+	if err != nil {
 		var ne net.Error
 		if !errors.As(err, &ne) || !ne.Timeout() {
-			cancel()
+			hc.cancel()
 		}
 	}
 	hc.watchDone <- struct{}{}
