@@ -243,12 +243,12 @@ func peekAll(br *bufio.Reader) []byte {
 func (hc *h1ServerConn) readRequest() (*http.Request, bool) {
 	hc.head = hc.head[:0]
 	hc.idle.Store(true)
-	hc.c.SetReadDeadline(time.Now().Add(hc.s.srv.IdleTimeout))
+	hc.c.SetReadDeadline(deadline(hc.s.srv.IdleTimeout))
 	if _, err := hc.br.Peek(1); err != nil {
 		return nil, false
 	}
 	hc.idle.Store(false)
-	hc.c.SetReadDeadline(time.Now().Add(hc.s.srv.ReadHeaderTimeout))
+	hc.c.SetReadDeadline(deadline(hc.s.srv.ReadHeaderTimeout))
 	end := -1
 	for end < 0 {
 		buf := peekAll(hc.br)
@@ -275,6 +275,15 @@ func (hc *h1ServerConn) readRequest() (*http.Request, bool) {
 	}
 	req.RemoteAddr = hc.remote
 	return req, true
+}
+
+// deadline is d from now, or none for 0 (as net/http's server reads its
+// timeouts).
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
 }
 
 // headEnd is the length of the request head at the start of b (up to and

@@ -22,7 +22,7 @@ type h1Writer struct {
 	header  http.Header
 	req     *http.Request
 	status  int
-	noBody  bool // HEAD, 1xx, 204, 304
+	noBody  bool // HEAD, 204, 304
 	closing bool // Connection: close is sent and the connection ends
 	// committed: the head is written; chunked or remaining frame the body.
 	committed bool
@@ -93,6 +93,9 @@ func (w *h1Writer) Write(p []byte) (int, error) {
 }
 
 func (w *h1Writer) writeBody(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // an empty chunk would end a chunked body
+	}
 	switch {
 	case w.chunked:
 		var size [18]byte

@@ -87,6 +87,9 @@ func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs) er
 	if adminSrv != nil {
 		adminSrv.Shutdown(sctx)
 	}
+	if ci, ok := p.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
