@@ -181,3 +181,50 @@ func TestH1TransportBodyFallsBack(t *testing.T) {
 		t.Errorf("echo %q, want payload", b)
 	}
 }
+
+// Informational responses before the answer are skipped, and an answer
+// that says Connection: close is not pooled: the next request dials anew.
+func TestH1TransportInformationalAndClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"+
+						"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	h1 := newTestH1(t)
+	for i := range 2 {
+		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
+		resp, err := h1.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "ok" {
+			t.Fatalf("request %d: %d %q, want the 200 after the 103", i, resp.StatusCode, b)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections for two answers that closed theirs, want 2", n)
+	}
+}

@@ -109,8 +109,11 @@ func (s *h1Server) Shutdown(ctx context.Context) error {
 		case <-done:
 			return s.srv.Shutdown(ctx)
 		case <-ctx.Done():
+			// Out of time: end the requests still in flight too, as the
+			// close would end them under net/http's server.
 			s.mu.Lock()
 			for c := range s.conns {
+				c.cancel()
 				c.c.Close()
 			}
 			s.mu.Unlock()

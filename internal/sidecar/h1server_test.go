@@ -12,12 +12,15 @@ import (
 )
 
 // leanApp is an app behind an outbound sidecar, and the sidecar's address.
-func leanApp(t *testing.T, h http.HandlerFunc) string {
+func leanApp(t *testing.T, h http.HandlerFunc, mod ...func(*Config)) string {
 	t.Helper()
 	app := httptest.NewServer(h)
 	t.Cleanup(app.Close)
 	cfg := Default(Outbound)
 	cfg.Upstreams = []string{app.Listener.Addr().String()}
+	for _, m := range mod {
+		m(&cfg)
+	}
 	return startSidecar(t, cfg).Listen
 }
 
@@ -122,6 +125,10 @@ func TestLeanServerClientGone(t *testing.T) {
 		close(arrived)
 		<-r.Context().Done()
 		close(canceled)
+	}, func(c *Config) {
+		// Longer than the wait below: only the client's leaving can end
+		// the request in time.
+		c.Timeout, c.AttemptTimeout = 10*time.Minute, 0
 	})
 	c, _ := dialRaw(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
