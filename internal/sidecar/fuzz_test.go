@@ -3,6 +3,7 @@ package sidecar
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -57,8 +58,15 @@ func startFuzzSidecar(t testing.TB) (string, *panicWatch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	// The listener's own server: the lean path, which hands what it does
+	// not serve to srv.
+	lean := newH1Server(p, srv, ln)
+	go lean.Serve()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		lean.Shutdown(ctx)
+	})
 	return ln.Addr().String(), pw
 }
 

@@ -11,38 +11,20 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// Where the two-hop mesh's latency tail comes from, as measured with the
-// runtime's tools on a 2-core VM at 1000 requests/s (CPU and block
-// profiles, execution traces, GODEBUG=gctrace=1, perf sched): from the
-// kernel's run queue. A request crosses four proxy wake-ups (outbound and
-// inbound, each way) against HAProxy's two, each Go sidecar thread waited
-// twice as long per wake-up as HAProxy's (perf sched: 0.135 against 0.064
-// ms on average, 10 against 5 ms at worst, same run), and it was
-// preempted 0.8 times per request, because the mesh used about 3.5 times
-// HAProxy's CPU per request on cores it shares with the load generator and
-// the backends. The rest is small: GC runs about twice a second in the
-// outbound sidecar and under once in an inbound one, for 2-3% of their
-// CPU, its pauses under a millisecond unless the kernel deschedules them;
-// flow control never stalls (1 GiB connection window; the client's
-// WINDOW_UPDATE every 4 KiB received costs a frame, not a wait); every
-// socket is TCP_NODELAY, so Nagle and delayed ACKs do not meet; TLS
-// records are one per write, which is what the fix below is about. So the
-// remedy is fewer wake-ups and less CPU per request, of which this file
-// takes the part the HTTP/2 server wasted.
-//
-// The inbound side of the mesh hop. Go's HTTP/2 server writes each response
+// The inbound side of the mesh hop (docs/sidecar-performance.md has the
+// measurements behind it). Go's HTTP/2 server writes each response
 // as two flushes, one after the HEADERS frame and one after the DATA frame,
 // and makes every flush in a new goroutine (writeFrameAsync). Under TLS that
 // costs, per response: two TLS records and two write syscalls, two TCP
 // segments that wake the outbound sidecar's reader twice, and, for each of
 // the two goroutines, a stack grown and copied twice over, because
 // tls.Conn.Write calls Handshake and the handshake function's frame is
-// larger than a new goroutine's stack. Profiled at 1000 requests/s through
-// the two-hop mesh, the inbound sidecar spent 12% of its CPU growing stacks
-// and a third in those writes, and it used more CPU per request than the
-// outbound one.
+// larger than a new goroutine's stack. Written straight to TLS at 1000
+// requests/s through the two-hop mesh, those writes take a third of an
+// inbound sidecar's CPU and the stack growth another 12%
+// (BenchmarkMeshConnWrite measures the difference).
 //
-// meshConn fixes that below the server: its Write only copies into a
+// meshConn avoids that below the server: its Write only copies into a
 // buffer, on whatever goroutine calls it, and one long-lived goroutine
 // writes what has accumulated through TLS. With one P, the goroutines the
 // server hands a response through all run before that writer, so the

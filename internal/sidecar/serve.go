@@ -58,13 +58,14 @@ func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs) er
 	}
 
 	errc := make(chan error, 2)
-	go func() {
-		if srv.TLSConfig != nil {
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	shutdown := srv.Shutdown
+	if srv.TLSConfig != nil {
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		lean := newH1Server(p, srv, ln)
+		shutdown = lean.Shutdown
+		go func() { errc <- lean.Serve() }()
+	}
 	if adminSrv != nil {
 		go func() { errc <- adminSrv.Serve(adminLn) }()
 	}
@@ -82,9 +83,12 @@ func Run(ctx context.Context, cfg Config, errLog io.Writer, ready func(Addrs) er
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	up.Store(false)
-	serr := srv.Shutdown(sctx)
+	serr := shutdown(sctx)
 	if adminSrv != nil {
 		adminSrv.Shutdown(sctx)
+	}
+	if ci, ok := p.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

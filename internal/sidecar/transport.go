@@ -11,7 +11,9 @@ import (
 // Plain upstreams (the replicas, or the local application of an inbound
 // sidecar) get HTTP/1.1 with a large keep-alive pool: net/http's default of
 // 2 idle connections per host would make a sidecar under a few hundred
-// requests/s open and close a connection for most requests.
+// requests/s open and close a connection for most requests. Requests
+// without a body take the lean client of h1client.go; net/http's Transport
+// carries the rest.
 //
 // With TLS files on an outbound sidecar the upstreams are inbound sidecars:
 // the hop is HTTP/2 over mutual TLS 1.3, as between two linkerd2-proxies,
@@ -47,9 +49,10 @@ func newTransport(cfg Config) (http.RoundTripper, error) {
 			SendPingTimeout: 10 * time.Second,
 			PingTimeout:     5 * time.Second,
 		}
-	} else {
-		protos.SetHTTP1(true)
+		t.Protocols = protos
+		return t, nil
 	}
+	protos.SetHTTP1(true)
 	t.Protocols = protos
-	return t, nil
+	return newH1Transport(t.DialContext, t, cfg.MaxIdlePerUpstream, t.IdleConnTimeout), nil
 }

@@ -34,6 +34,7 @@ type sidecarOptions struct {
 	settings map[string]string
 	// Runtime tuning (see tuneRuntime).
 	procs     int
+	procsSet  bool // --procs was given
 	gcPercent int
 	memLimit  int64
 }
@@ -68,6 +69,7 @@ same name ('-' for '_'). Defaults are Linkerd's.`,
 					o.settings[name] = f.Value.String()
 				}
 			}
+			o.procsSet = cmd.Flags().Changed("procs")
 			cfg, err := sidecarConfig(o)
 			if err != nil {
 				return err
@@ -86,7 +88,7 @@ same name ('-' for '_'). Defaults are Linkerd's.`,
 	f.StringVar(&o.tls.ServerName, "tls-name", sidecar.IdentityName, "identity the inbound sidecar's certificate must carry")
 	f.StringVar(&o.readyFile, "ready-file", "", "once listening, write the actual addresses here as JSON (for port 0)")
 	f.StringVar(&o.profile, "profile", "", "write a CPU profile and an execution trace of the whole run, and heap, block and mutex profiles at exit, into this directory (files sidecar-MODE-PID-*)")
-	f.IntVar(&o.procs, "procs", 1, "GOMAXPROCS: OS threads running Go code at once (one, as linkerd2-proxy)")
+	f.IntVar(&o.procs, "procs", 1, "GOMAXPROCS: OS threads running Go code at once (one, as linkerd2-proxy; without this flag a GOMAXPROCS environment variable is kept)")
 	f.IntVar(&o.gcPercent, "gc-percent", 100, "GOGC for the sidecar process")
 	f.Int64Var(&o.memLimit, "memory-limit", 16<<20, "soft memory limit in bytes (0: none)")
 	def := sidecar.Default(sidecar.Outbound)
@@ -176,7 +178,8 @@ func runSidecar(ctx context.Context, stderr io.Writer, cfg sidecar.Config, o sid
 // bound by syscalls and thread wake-ups, not by computation; a second P
 // only adds spinning and hand-offs between threads, which are expensive
 // in a VM, and takes CPU from the client and backends it shares the host
-// with. --procs raises it for rates one core cannot carry.
+// with. --procs raises it for rates one core cannot carry; without it, a
+// GOMAXPROCS in the environment is kept.
 //
 // A proxy's live heap is small (pooled buffers, a few structures per
 // connection), so GOGC=100 already keeps it small; the soft memory limit
@@ -184,11 +187,23 @@ func runSidecar(ctx context.Context, stderr io.Writer, cfg sidecar.Config, o sid
 // ~18 MB) makes the GC work harder only when a burst of connections pushes
 // the heap toward it, instead of letting the heap double.
 func tuneRuntime(o sidecarOptions) {
-	runtime.GOMAXPROCS(o.procs)
+	if n := gomaxprocs(o.procs, o.procsSet, os.Getenv("GOMAXPROCS")); n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
 	debug.SetGCPercent(o.gcPercent)
 	if o.memLimit > 0 {
 		debug.SetMemoryLimit(o.memLimit)
 	}
+}
+
+// gomaxprocs is the GOMAXPROCS to set, or 0 to keep the runtime's: --procs
+// when given, else the GOMAXPROCS environment variable when set (the
+// runtime has read it already), else the default of --procs.
+func gomaxprocs(procs int, given bool, env string) int {
+	if !given && env != "" {
+		return 0
+	}
+	return procs
 }
 
 // writeReadyFile writes the addresses atomically, so that a reader never

@@ -187,3 +187,23 @@ func (l *lineWatch) Write(b []byte) (int, error) {
 	}
 	return l.w.Write(b)
 }
+
+// The sidecar runs on one P unless told otherwise: --procs wins, then a
+// GOMAXPROCS the user put in the environment.
+func TestGOMAXPROCS(t *testing.T) {
+	for _, c := range []struct {
+		procs int
+		given bool
+		env   string
+		want  int
+	}{
+		{1, false, "", 1},
+		{1, false, "4", 0},
+		{2, true, "4", 2},
+		{3, true, "", 3},
+	} {
+		if got := gomaxprocs(c.procs, c.given, c.env); got != c.want {
+			t.Errorf("gomaxprocs(%d, %v, %q) = %d, want %d", c.procs, c.given, c.env, got, c.want)
+		}
+	}
+}
