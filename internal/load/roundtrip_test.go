@@ -20,7 +20,7 @@ func newStepper(tb testing.TB, cfg Config) *stepper {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l, err := newLoop(e)
+	l, err := newLoop(e, 0, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
