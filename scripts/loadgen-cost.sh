@@ -14,6 +14,8 @@
 # (direct-aa) one after the other: its requests are both rows', its p50/p99 the direct row's.
 # Tools: MESHBENCH (default bin/meshbench, built by `make build`), WRK2 (default: wrk2 on PATH,
 # else ~/.cache/meshbench-peers/bin/wrk2), FORTIO (likewise); a peer that is not found is skipped.
+# MESHBENCH_BASE=PATH adds another meshbench binary as tool "mb-base" (say, a build of main), run
+# in the same rounds, so that a change is compared in the same minutes.
 # KEEP=1 keeps the scratch directory (raw outputs) and prints its path.
 set -euo pipefail
 
@@ -93,12 +95,17 @@ run_meshbench() { # RATE OUT
   timed "$2" "$MESHBENCH" run --target "$URL" --paths direct --rate "$1" --duration "${SECS}s" \
     --window "${SECS}s" --warmup 0s --connections "$CONNS" --no-host-stats --out "$2.dir"
 }
+run_mb-base() { MESHBENCH=$MESHBENCH_BASE run_meshbench "$@"; }
 run_wrk2() { timed "$2" "$WRK2" -t2 -c"$CONNS" -d"${SECS}s" -R"$1" --latency "$URL"; }
 run_fortio() {
   timed "$2" "$FORTIO" load -qps "$1" -t "${SECS}s" -c "$CONNS" -uniform -json "$2.json" "$URL"
 }
 
 TOOLS=(meshbench)
+if [[ -n ${MESHBENCH_BASE:-} ]]; then
+  [[ -x $MESHBENCH_BASE ]] || die "no meshbench at MESHBENCH_BASE=$MESHBENCH_BASE"
+  TOOLS+=(mb-base)
+fi
 [[ -n $WRK2 ]] && TOOLS+=(wrk2)
 [[ -n $FORTIO ]] && TOOLS+=(fortio)
 echo "target: nginx (1 worker, 1 KiB) at $URL; ${SECS}s, $CONNS connections, medians of $REPEATS" >&2
@@ -165,7 +172,7 @@ for rate in rates:
         for r in range(repeats):
             base = f"{tmp}/{tool}-{rate}-{r}"
             try:
-                n, ach, p50, p99, late = globals()[tool](base)
+                n, ach, p50, p99, late = globals()[tool.replace("mb-base", "meshbench")](base)
                 rows.append((cpu(base) / n * 1e4, ach, p50, p99, late))
             except (OSError, ValueError, KeyError, IndexError, AttributeError, StopIteration, ZeroDivisionError) as e:
                 print(f"# {tool} at {rate} round {r + 1}: no result ({type(e).__name__}: {e})", file=sys.stderr)
