@@ -22,7 +22,7 @@
 // timestamps, the loop need not wake for a response when its next send is
 // due within 2 ms: it reads the response then, at no cost to accuracy,
 // which leaves one wake-up per request, and at high rates one per few
-// requests (sends due within 200 µs of each other leave together; see
+// requests (sends due within 250 µs of each other leave together; see
 // sendWakeGap). Above 20k req/s several loops split the schedule, one per
 // CPU the process may use (loops.go).
 //

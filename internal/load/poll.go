@@ -133,10 +133,7 @@ func (p *poller) epollPwait2(timeout *unix.Timespec) (int, error) {
 	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.epfd),
 		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)),
 		uintptr(unsafe.Pointer(timeout)), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
+	return int(n), errnoErr(e)
 }
 
 // setBase ties the timerfd's clock to the engine's: base is ns since
@@ -200,7 +197,7 @@ func (p *poller) waitUntil(target, now int64) wakeup {
 	var err error
 	switch {
 	case target <= now:
-		n, err = unix.EpollWait(p.epfd, p.events, 0)
+		n, err = rawEpollPoll(p.epfd, p.events)
 	case p.pwait2:
 		p.cutSlack()
 		ts := unix.NsecToTimespec(target - now)
@@ -244,10 +241,7 @@ func (p *poller) waitTimerfd(target int64) (int, error) {
 	}
 	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
 		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), ^uintptr(0), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
+	return int(n), errnoErr(e)
 }
 
 // observe moves the margin toward the marginQuantile of observed wake-up
