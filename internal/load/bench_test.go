@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -97,6 +98,8 @@ func BenchmarkLoad(b *testing.B) {
 		fmt.Sscan(s, &loops)
 	}
 	for i := 0; i < b.N; i++ {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		u0, s0 := cpuTime()
 		res, err := Run(context.Background(), Config{
 			Targets: []string{url}, Rate: Rate{RPS: rate},
@@ -106,6 +109,7 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 		u1, s1 := cpuTime()
+		runtime.ReadMemStats(&m1)
 		cpu := u1 - u0 + s1 - s0
 		sent := res.Sent + int64(rate) // the warm-up's second at the same rate
 		p := results.Summarize(res.Response)
@@ -117,6 +121,9 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(100*float64(res.Late.Count)/float64(max(res.Sent, 1)), "late-%")
 		b.ReportMetric(100*float64(res.Late.Loop)/float64(max(res.Sent, 1)), "loop-late-%")
 		b.ReportMetric(float64(res.Pending), "pending")
+		// the whole process's, setup and result included: a few thousand
+		// per run, not per request
+		b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(sent), "allocs/req")
 		b.ReportMetric(float64(res.Late.Dispatch.ValueAtQuantile(50))/1e3, "dispatch-p50-µs")
 		b.ReportMetric(float64(res.Late.Dispatch.ValueAtQuantile(99))/1e3, "dispatch-p99-µs")
 		if res.Errors > 0 {

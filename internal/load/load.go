@@ -23,7 +23,7 @@
 // due within 2 ms: it reads the response then, at no cost to accuracy,
 // which leaves one wake-up per request, and at high rates one per few
 // requests (sends due within 250 µs of each other leave together; see
-// sendWakeGap). Above 20k req/s several loops split the schedule, one per
+// sendWakeGap). Above 40k req/s several loops split the schedule, one per
 // CPU the process may use (loops.go).
 //
 // What is recorded, and why:
@@ -92,7 +92,7 @@ type Config struct {
 	Connections int
 	// Loops is how many event loops, each a thread with its own share of
 	// the schedule and of the connections, send the load. 0 means one per
-	// 20k req/s of peak rate, up to one per CPU the process may use.
+	// 40k req/s of peak rate, up to one per CPU the process may use.
 	Loops int
 	// Timeout bounds each request from its intended send time, waiting for
 	// a connection included (0 means 5 s).

@@ -17,10 +17,12 @@ import (
 // all loops together are the schedule's.
 
 // loopRate is the highest peak rate one loop is given when Config.Loops is
-// 0. One loop on this 2-vCPU VM keeps 20k req/s against nginx with under
-// 1% late sends, at about half the CPU per request that two loops take
-// there (each wakes for its own sends); above that the schedule is split.
-const loopRate = 20_000
+// 0. Against nginx on a 2-vCPU VM one loop took 0.13-0.14 CPU s per 10k
+// requests at 30k req/s, about 40% of a core, with its own late sends
+// (more than 1 ms) at 0.4-1.4%; two loops took 0.15-0.21 at 20k and 30k
+// (each wakes for its own sends) and were no more punctual, since the
+// second core is the target's. Splitting pays once one loop nears a core.
+const loopRate = 40_000
 
 // loopsFor is how many loops share cfg's load: Config.Loops if set, else
 // one per loopRate of peak rate, at most one per CPU the process may run

@@ -45,6 +45,10 @@ type poller struct {
 	// being spun (see observe).
 	armed  int64
 	margin float64
+	// floor is the floorQuantile of wake-up lateness: the part of the
+	// margin that a wake-up nearly always takes and that is therefore
+	// rarely spun (see loop.wait).
+	floor float64
 }
 
 // Tags in the epoll data of epfd's members; connections carry their slot
@@ -69,13 +73,17 @@ const deferBound = 2 * time.Millisecond
 // few µs at an average spin of ~10 µs on a 2-vCPU VM.
 const marginQuantile = 0.75
 
+// floorQuantile is the share of wake-ups that floor is at least as late as.
+const floorQuantile = 0.25
+
 // events returned by one wait: whether the timer fired and whether
 // connections have something to handle.
 type wakeup struct{ fired, socks bool }
 
 func newPoller() (*poller, error) {
 	p := &poller{epfd: -1, tfd: -1, efd: -1, sockfd: -1,
-		events: make([]unix.EpollEvent, 128), margin: float64(60 * time.Microsecond)}
+		events: make([]unix.EpollEvent, 128), margin: float64(60 * time.Microsecond),
+		floor: float64(20 * time.Microsecond)}
 	if err := p.open(); err != nil {
 		p.close()
 		return nil, err
@@ -245,14 +253,19 @@ func (p *poller) waitTimerfd(target int64) (int, error) {
 }
 
 // observe moves the margin toward the marginQuantile of observed wake-up
-// lateness (a frugal streaming quantile: fixed steps, up with weight q,
-// down with weight 1-q).
+// lateness, and the floor toward the floorQuantile (frugal streaming
+// quantiles: fixed steps, up with weight q, down with weight 1-q).
 func (p *poller) observe(lat int64) {
+	p.margin = frugal(p.margin, float64(lat), marginQuantile)
+	p.floor = frugal(p.floor, float64(lat), floorQuantile)
+}
+
+func frugal(est, v, q float64) float64 {
 	const step = 4 * float64(time.Microsecond)
-	if float64(lat) > p.margin {
-		p.margin += step * marginQuantile
+	if v > est {
+		est += step * q
 	} else {
-		p.margin -= step * (1 - marginQuantile)
+		est -= step * (1 - q)
 	}
-	p.margin = min(max(p.margin, float64(5*time.Microsecond)), float64(time.Millisecond))
+	return min(max(est, float64(5*time.Microsecond)), float64(time.Millisecond))
 }

@@ -130,7 +130,8 @@ func allocsPerRun(runs int, f func()) float64 {
 // BenchmarkRoundTrip is the engine's cost per request on its send and
 // receive path: one request at a time against an in-process server that
 // allocates nothing, so ns/op is a loopback round trip with both ends in
-// this process, and allocs/op the engine's own.
+// this process, cpu-ns/op the CPU the process spent on it (both ends,
+// from getrusage), and allocs/op the engine's own.
 //
 //	go test -run '^$' -bench RoundTrip -benchmem ./internal/load
 func BenchmarkRoundTrip(b *testing.B) {
@@ -144,10 +145,13 @@ func BenchmarkRoundTrip(b *testing.B) {
 			s.roundTrip()
 			b.ReportAllocs()
 			b.ResetTimer()
+			u0, s0 := cpuTime()
 			for i := 0; i < b.N; i++ {
 				s.roundTrip()
 			}
+			u1, s1 := cpuTime()
 			b.StopTimer()
+			b.ReportMetric(float64(u1-u0+s1-s0)/float64(b.N), "cpu-ns/op")
 			s.check(b, int64(b.N)+1)
 		})
 	}
