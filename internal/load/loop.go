@@ -12,10 +12,11 @@ import (
 // records them. Per request it makes a handful of syscalls (write, recvmsg,
 // and per wake-up epoll_pwait2 and an epoll_wait of the connections) and
 // wakes no other thread, which is what keeps its CPU cost low (see the
-// package comment). Its parts, each in its
-// own file: poller (poll.go) waits, pool (pool.go) holds connections and
-// queued requests, conn.go drives one connection, receiver (rx.go) reads
-// with kernel timestamps, recorder (record.go) keeps the measurements.
+// package comment). Its parts, each in its own file: poller (poll.go)
+// waits, pool (pool.go) holds connections and queued requests, conn.go
+// drives one connection, receiver (rx.go) reads with kernel timestamps,
+// recorder (record.go) keeps the measurements, loops.go splits a rate
+// over several loops.
 type loop struct {
 	e *engine
 	// part of parts: this loop's share of the schedules (see loops.go).
