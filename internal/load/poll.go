@@ -19,8 +19,8 @@ import (
 // the next thing to do as its timeout, the thread's timer slack cut to 1 ns
 // so that the kernel does not round the timeout up (see cutSlack). A
 // wake-up is then one switch into the thread that sends. The call is raw:
-// the runtime is not told of it and the loop keeps its P (while loops run,
-// the process has one more, see addProcs). Through Go's netpoller, or with
+// the runtime is not told of it and the loop keeps its P (see addProcs for
+// how the rest of the process keeps one). Through Go's netpoller, or with
 // a system call the runtime knows of, every wake-up costs more switches
 // than that: the netpoller readies the goroutine on whichever thread
 // polled and wakes a spinning thread to look for more work, and a thread
