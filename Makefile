@@ -5,6 +5,8 @@
 #            timing checks use issue 12's bounds, for a quiet host
 # make test-fleet  as root: the Ansible fleet playbook against two network namespaces over SSH
 #                  (scripts/test-fleet.sh; installs ansible and openssh-server, skips when not root)
+# make loadgen-cost  meshbench's load generator beside wrk2 and fortio against one nginx: CPU per
+#                    request, rate, p50/p99, late sends (scripts/loadgen-cost.sh; RATES, REPEATS, SECS)
 # make soak  10 minutes at 2000 req/s; RSS of meshbench and the sidecars must not grow (not in CI)
 # make test-net  two network namespaces as two hosts: serve in one, run --remote in the other (root; skips otherwise)
 GO      ?= go
@@ -12,7 +14,7 @@ BIN     := bin/meshbench
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/meshbench/meshbench/internal/cli.Version=$(VERSION)
 
-.PHONY: all setup build run test test-fleet test-net soak bench fmt vet clean
+.PHONY: all setup build run test test-fleet test-net soak bench loadgen-cost fmt vet clean
 
 all: build
 
@@ -44,6 +46,9 @@ test-net: setup
 # meshbench or a sidecar grows more than 10% after warm-up. Not run by CI.
 soak: setup
 	scripts/soak.sh $(SOAK_ARGS)
+
+loadgen-cost: build
+	scripts/loadgen-cost.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,7 +78,8 @@ func cpuTime() (user, sys time.Duration) {
 //
 // MESHBENCH_BENCH_URL measures against an existing endpoint instead (for
 // comparisons with peers.sh against the same server), MESHBENCH_BENCH_RATE
-// sets the rate and MESHBENCH_BENCH_SECONDS the window.
+// sets the rate, MESHBENCH_BENCH_SECONDS the window and MESHBENCH_BENCH_LOOPS
+// the event loops (Config.Loops; default automatic).
 func BenchmarkLoad(b *testing.B) {
 	url := os.Getenv("MESHBENCH_BENCH_URL")
 	if url == "" {
@@ -91,16 +93,23 @@ func BenchmarkLoad(b *testing.B) {
 	if s := os.Getenv("MESHBENCH_BENCH_RATE"); s != "" {
 		fmt.Sscan(s, &rate)
 	}
+	loops := 0
+	if s := os.Getenv("MESHBENCH_BENCH_LOOPS"); s != "" {
+		fmt.Sscan(s, &loops)
+	}
 	for i := 0; i < b.N; i++ {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		u0, s0 := cpuTime()
 		res, err := Run(context.Background(), Config{
 			Targets: []string{url}, Rate: Rate{RPS: rate},
-			Warmup: time.Second, Duration: d,
+			Warmup: time.Second, Duration: d, Loops: loops,
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
 		u1, s1 := cpuTime()
+		runtime.ReadMemStats(&m1)
 		cpu := u1 - u0 + s1 - s0
 		sent := res.Sent + int64(rate) // the warm-up's second at the same rate
 		p := results.Summarize(res.Response)
@@ -111,6 +120,10 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(res.AchievedRate, "req/s")
 		b.ReportMetric(100*float64(res.Late.Count)/float64(max(res.Sent, 1)), "late-%")
 		b.ReportMetric(100*float64(res.Late.Loop)/float64(max(res.Sent, 1)), "loop-late-%")
+		b.ReportMetric(float64(res.Pending), "pending")
+		// the whole process's, setup and result included: a few thousand
+		// per run, not per request
+		b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(sent), "allocs/req")
 		b.ReportMetric(float64(res.Late.Dispatch.ValueAtQuantile(50))/1e3, "dispatch-p50-µs")
 		b.ReportMetric(float64(res.Late.Dispatch.ValueAtQuantile(99))/1e3, "dispatch-p99-µs")
 		if res.Errors > 0 {

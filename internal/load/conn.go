@@ -93,7 +93,7 @@ func (l *loop) write(s *slot, now int64) {
 	}
 	raw := l.e.targets[s.t].raw
 	for s.wpos < len(raw) {
-		n, err := unix.Write(s.fd, raw[s.wpos:])
+		n, err := rawWrite(s.fd, raw[s.wpos:])
 		switch {
 		case errors.Is(err, unix.EAGAIN):
 			return // the rest goes when epoll says writable

@@ -3,23 +3,29 @@ package load
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// poller is how the loop waits: one epoll set of its own holding a timerfd
-// for the next send or deadline, an eventfd that other goroutines write to
-// wake it, and, while the loop wants to wake for responses, a nested epoll
-// set of every connection.
+// poller is how the loop waits: one epoll set of its own holding an eventfd
+// that other goroutines write to wake it, a timerfd (used only where the
+// kernel lacks epoll_pwait2), and, while the loop wants to wake for
+// responses, a nested epoll set of every connection.
 //
-// The loop never blocks a thread in epoll_wait: the epoll fd is itself
-// registered with Go's netpoller (an epoll set is pollable), and the loop
-// parks like any goroutine waiting for a socket. A thread blocked in
-// epoll_wait would keep its P from the rest of the process until sysmon
-// takes it back, which starves an in-process backend on a small host.
+// The loop's goroutine blocks its thread in epoll_pwait2 with the time to
+// the next thing to do as its timeout, the thread's timer slack cut to 1 ns
+// so that the kernel does not round the timeout up (see cutSlack). A
+// wake-up is then one switch into the thread that sends. The call is raw:
+// the runtime is not told of it and the loop keeps its P (see addProcs for
+// how the rest of the process keeps one). Through Go's netpoller, or with
+// a system call the runtime knows of, every wake-up costs more switches
+// than that: the netpoller readies the goroutine on whichever thread
+// polled and wakes a spinning thread to look for more work, and a thread
+// in a known system call keeps sysmon waking every 20 µs to take its P. At
+// 2000 req/s those were two thirds of the loop's context switches.
 type poller struct {
 	epfd, tfd, efd int
 	// sockfd is an epoll set of the connections only, nested in epfd while
@@ -27,21 +33,22 @@ type poller struct {
 	sockfd  int
 	socksIn bool
 	events  []unix.EpollEvent
+	// pwait2: the kernel has epoll_pwait2 (Linux 5.11); without it the
+	// loop sets the timerfd and blocks in epoll_wait.
+	pwait2 bool
+	// slackTid is the thread whose timer slack was cut (see cutSlack).
+	slackTid int
 	// kbase is CLOCK_MONOTONIC at engine.base, for absolute timerfd times.
 	kbase int64
 	// armed is when the timerfd is set to fire (ns since base, 0 when not
-	// armed); margin is how far ahead of a send it is set, the rest being
-	// spun (see observe).
+	// armed); margin is how far ahead of a send the loop wakes, the rest
+	// being spun (see observe).
 	armed  int64
 	margin float64
-
-	// epfd wrapped for Go's netpoller, and the poll function handed to it
-	// (kept here so that waiting allocates nothing).
-	epf    *os.File
-	rc     syscall.RawConn
-	pollFn func(fd uintptr) bool
-	polled int
-	pollE  error
+	// floor is the floorQuantile of wake-up lateness: the part of the
+	// margin that a wake-up nearly always takes and that is therefore
+	// rarely spun (see loop.wait).
+	floor float64
 }
 
 // Tags in the epoll data of epfd's members; connections carry their slot
@@ -66,13 +73,17 @@ const deferBound = 2 * time.Millisecond
 // few µs at an average spin of ~10 µs on a 2-vCPU VM.
 const marginQuantile = 0.75
 
+// floorQuantile is the share of wake-ups that floor is at least as late as.
+const floorQuantile = 0.25
+
 // events returned by one wait: whether the timer fired and whether
 // connections have something to handle.
 type wakeup struct{ fired, socks bool }
 
 func newPoller() (*poller, error) {
 	p := &poller{epfd: -1, tfd: -1, efd: -1, sockfd: -1,
-		events: make([]unix.EpollEvent, 128), margin: float64(60 * time.Microsecond)}
+		events: make([]unix.EpollEvent, 128), margin: float64(60 * time.Microsecond),
+		floor: float64(20 * time.Microsecond)}
 	if err := p.open(); err != nil {
 		p.close()
 		return nil, err
@@ -84,18 +95,6 @@ func (p *poller) open() error {
 	var err error
 	if p.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return fmt.Errorf("epoll_create1: %w", err)
-	}
-	if err := unix.SetNonblock(p.epfd, true); err != nil {
-		return fmt.Errorf("epoll fd: %w", err)
-	}
-	// os.NewFile sees a non-blocking fd and registers it with the netpoller.
-	p.epf = os.NewFile(uintptr(p.epfd), "meshbench-load-epoll")
-	if p.rc, err = p.epf.SyscallConn(); err != nil {
-		return fmt.Errorf("epoll fd: %w", err)
-	}
-	p.pollFn = func(fd uintptr) bool {
-		p.polled, p.pollE = unix.EpollWait(int(fd), p.events, 0)
-		return p.polled > 0 || (p.pollE != nil && !errors.Is(p.pollE, unix.EINTR))
 	}
 	if p.tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
 		return fmt.Errorf("timerfd_create: %w", err)
@@ -117,7 +116,32 @@ func (p *poller) open() error {
 		return err
 	}
 	p.socksIn = true
+	var zero unix.Timespec
+	_, err = p.epollPwait2(&zero)
+	p.pwait2 = !errors.Is(err, unix.ENOSYS)
 	return nil
+}
+
+// cutSlack sets the timer slack of the thread the loop runs on to 1 ns, so
+// that the kernel does not delay epoll_pwait2's timeout by the default
+// 50 µs. Slack is a thread's own; the loop's goroutine is not locked to a
+// thread (a locked goroutine that the runtime preempts costs a hand-off of
+// its P and two futex wake-ups to get back), so the thread is checked on
+// every wait, which costs a gettid.
+func (p *poller) cutSlack() {
+	if tid := unix.Gettid(); tid != p.slackTid {
+		if unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) == nil {
+			p.slackTid = tid
+		}
+	}
+}
+
+// epollPwait2 waits at most timeout for epfd's events, raw (see poller).
+func (p *poller) epollPwait2(timeout *unix.Timespec) (int, error) {
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)),
+		uintptr(unsafe.Pointer(timeout)), 0, 0)
+	return int(n), errnoErr(e)
 }
 
 // setBase ties the timerfd's clock to the engine's: base is ns since
@@ -149,10 +173,6 @@ func (p *poller) wake() {
 }
 
 func (p *poller) close() {
-	if p.epf != nil {
-		p.epf.Close() // closes epfd
-		p.epfd = -1
-	}
 	for _, fd := range []int{p.epfd, p.tfd, p.efd, p.sockfd} {
 		if fd >= 0 {
 			unix.Close(fd)
@@ -181,26 +201,21 @@ func (p *poller) nestSocks(in bool) {
 // base); with target at or before now it only polls. It reports whether
 // the timer fired and whether connections are ready.
 func (p *poller) waitUntil(target, now int64) wakeup {
-	spin := target <= now
-	if !spin && target != p.armed {
-		spec := unix.ItimerSpec{Value: unix.NsecToTimespec(p.kbase + target)}
-		if err := unix.TimerfdSettime(p.tfd, unix.TFD_TIMER_ABSTIME, &spec, nil); err != nil {
-			spin = true // cannot happen with a valid fd; poll rather than hang
-		} else {
-			p.armed = target
-		}
-	}
 	var n int
 	var err error
-	if spin {
-		n, err = unix.EpollWait(p.epfd, p.events, 0)
-	} else if err = p.rc.Read(p.pollFn); err == nil {
-		// Parked until the epoll set had something (the timerfd counts).
-		n, err = p.polled, p.pollE
+	switch {
+	case target <= now:
+		n, err = rawEpollPoll(p.epfd, p.events)
+	case p.pwait2:
+		p.cutSlack()
+		ts := unix.NsecToTimespec(target - now)
+		n, err = p.epollPwait2(&ts)
+	default:
+		n, err = p.waitTimerfd(target)
 	}
 	var w wakeup
 	if err != nil {
-		return w // EINTR: the runtime's preemption signal; the loop goes round
+		return w // EINTR: a signal (the runtime's preemption); the loop goes round
 	}
 	for i := 0; i < n; i++ {
 		switch p.events[i].Pad {
@@ -214,18 +229,43 @@ func (p *poller) waitUntil(target, now int64) wakeup {
 			w.socks = true
 		}
 	}
+	// epoll_pwait2 reports no event for its timeout: a return with nothing
+	// else to do is the timer.
+	if p.pwait2 && n == 0 && target > now {
+		w.fired = true
+	}
 	return w
 }
 
-// observe moves the margin toward the marginQuantile of observed wake-up
-// lateness (a frugal streaming quantile: fixed steps, up with weight q,
-// down with weight 1-q).
-func (p *poller) observe(lat int64) {
-	const step = 4 * float64(time.Microsecond)
-	if float64(lat) > p.margin {
-		p.margin += step * marginQuantile
-	} else {
-		p.margin -= step * (1 - marginQuantile)
+// waitTimerfd arms the timerfd for target and blocks until the epoll set
+// has something; for kernels without epoll_pwait2.
+func (p *poller) waitTimerfd(target int64) (int, error) {
+	if target != p.armed {
+		spec := unix.ItimerSpec{Value: unix.NsecToTimespec(p.kbase + target)}
+		if err := unix.TimerfdSettime(p.tfd, unix.TFD_TIMER_ABSTIME, &spec, nil); err != nil {
+			return unix.EpollWait(p.epfd, p.events, 0) // cannot happen with a valid fd; poll rather than hang
+		}
+		p.armed = target
 	}
-	p.margin = min(max(p.margin, float64(5*time.Microsecond)), float64(time.Millisecond))
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), ^uintptr(0), 0, 0)
+	return int(n), errnoErr(e)
+}
+
+// observe moves the margin toward the marginQuantile of observed wake-up
+// lateness, and the floor toward the floorQuantile (frugal streaming
+// quantiles: fixed steps, up with weight q, down with weight 1-q).
+func (p *poller) observe(lat int64) {
+	p.margin = frugal(p.margin, float64(lat), marginQuantile)
+	p.floor = frugal(p.floor, float64(lat), floorQuantile)
+}
+
+func frugal(est, v, q float64) float64 {
+	const step = 4 * float64(time.Microsecond)
+	if v > est {
+		est += step * q
+	} else {
+		est -= step * (1 - q)
+	}
+	return min(max(est, float64(5*time.Microsecond)), float64(time.Millisecond))
 }

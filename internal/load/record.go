@@ -28,6 +28,25 @@ func newRecorder() recorder {
 	}
 }
 
+// merge adds o's record to r's.
+func (r *recorder) merge(o *recorder) {
+	r.resp.Merge(o.resp)
+	r.svc.Merge(o.svc)
+	r.late.Merge(o.late)
+	r.dispatch.Merge(o.dispatch)
+	r.requests += o.requests
+	r.sent += o.sent
+	r.unsent += o.unsent
+	r.pending += o.pending
+	r.lateCount += o.lateCount
+	r.lateLoop += o.lateLoop
+	r.lateWait += o.lateWait
+	r.errors += o.errors
+	for c := range r.byClass {
+		r.byClass[c] += o.byClass[c]
+	}
+}
+
 func (r *recorder) fail(c class) {
 	r.errors++
 	r.byClass[c]++

@@ -41,7 +41,7 @@ func (r *receiver) recvInto(fd int, b []byte) (n int, rx int64, ok bool, err err
 	r.msg.SetIovlen(1)
 	r.msg.Control = &r.oob[0]
 	r.msg.SetControllen(len(r.oob))
-	n0, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.msg)), 0)
+	n0, _, e := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.msg)), 0)
 	if e != 0 {
 		return 0, 0, false, e
 	}
