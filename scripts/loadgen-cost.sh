@@ -16,6 +16,8 @@
 # else ~/.cache/meshbench-peers/bin/wrk2), FORTIO (likewise); a peer that is not found is skipped.
 # MESHBENCH_BASE=PATH adds another meshbench binary as tool "mb-base" (say, a build of main), run
 # in the same rounds, so that a change is compared in the same minutes.
+# BATCH=1 adds tool "mb-batch": meshbench with --send-batch 250us (sends due within 250 µs of each
+# other leave together: less CPU at high rates, up to 250 µs added to each batched response time).
 # KEEP=1 keeps the scratch directory (raw outputs) and prints its path.
 set -euo pipefail
 
@@ -90,12 +92,13 @@ timed() {
   /usr/bin/time -f "%U %S" -o "$out.time" "$@" >"$out.stdout" 2>"$out.stderr" || true
 }
 
-run_meshbench() { # RATE OUT
+run_meshbench() { # RATE OUT [EXTRA FLAGS...]
   rm -rf "$2.dir"
   timed "$2" "$MESHBENCH" run --target "$URL" --paths direct --rate "$1" --duration "${SECS}s" \
-    --window "${SECS}s" --warmup 0s --connections "$CONNS" --no-host-stats --out "$2.dir"
+    --window "${SECS}s" --warmup 0s --connections "$CONNS" --no-host-stats --out "$2.dir" "${@:3}"
 }
 run_mb-base() { MESHBENCH=$MESHBENCH_BASE run_meshbench "$@"; }
+run_mb-batch() { run_meshbench "$@" --send-batch 250us; }
 run_wrk2() { timed "$2" "$WRK2" -t2 -c"$CONNS" -d"${SECS}s" -R"$1" --latency "$URL"; }
 run_fortio() {
   timed "$2" "$FORTIO" load -qps "$1" -t "${SECS}s" -c "$CONNS" -uniform -json "$2.json" "$URL"
@@ -106,6 +109,7 @@ if [[ -n ${MESHBENCH_BASE:-} ]]; then
   [[ -x $MESHBENCH_BASE ]] || die "no meshbench at MESHBENCH_BASE=$MESHBENCH_BASE"
   TOOLS+=(mb-base)
 fi
+[[ -n ${BATCH:-} ]] && TOOLS+=(mb-batch)
 [[ -n $WRK2 ]] && TOOLS+=(wrk2)
 [[ -n $FORTIO ]] && TOOLS+=(fortio)
 echo "target: nginx (1 worker, 1 KiB) at $URL; ${SECS}s, $CONNS connections, medians of $REPEATS" >&2
@@ -172,7 +176,7 @@ for rate in rates:
         for r in range(repeats):
             base = f"{tmp}/{tool}-{rate}-{r}"
             try:
-                n, ach, p50, p99, late = globals()[tool.replace("mb-base", "meshbench")](base)
+                n, ach, p50, p99, late = globals()["meshbench" if tool.startswith("mb-") else tool](base)
                 rows.append((cpu(base) / n * 1e4, ach, p50, p99, late))
             except (OSError, ValueError, KeyError, IndexError, AttributeError, StopIteration, ZeroDivisionError) as e:
                 print(f"# {tool} at {rate} round {r + 1}: no result ({type(e).__name__}: {e})", file=sys.stderr)

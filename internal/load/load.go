@@ -21,9 +21,8 @@
 // not delayed by a hand-off. And because responses carry their receive
 // timestamps, the loop need not wake for a response when its next send is
 // due within 2 ms: it reads the response then, at no cost to accuracy,
-// which leaves one wake-up per request, and at high rates one per few
-// requests (sends due within 250 µs of each other leave together; see
-// sendWakeGap). Above 40k req/s several loops split the schedule, one per
+// which leaves one wake-up per request; with Config.SendBatch set, at high
+// rates one per few requests, at some cost in accuracy. Above 40k req/s several loops split the schedule, one per
 // CPU the process may use (loops.go).
 //
 // What is recorded, and why:
@@ -99,6 +98,13 @@ type Config struct {
 	Timeout time.Duration
 	// LateThreshold is how late a send must leave to count as late (0 means 1 ms).
 	LateThreshold time.Duration
+	// SendBatch lets a send that falls due within this long after the
+	// loop's last send wait and leave with the others due at the end of
+	// it, so that at high rates the loop wakes once per few sends (see
+	// loop.wait). It trades response-time accuracy (a batched send leaves
+	// up to SendBatch late, which its response time includes) for CPU.
+	// 0, the default, gives every send its own wake-up. At most MaxSendBatch.
+	SendBatch time.Duration
 	// Phase delays the whole schedule, warm-up and window, so that several
 	// load agents sharing one rate (run --share) interleave their sends
 	// instead of sending together. 0 is no delay.
@@ -307,6 +313,8 @@ func newEngine(cfg Config) (*engine, error) {
 		return nil, fmt.Errorf("connections %d: need at least one per target (%d targets)", cfg.Connections, len(cfg.Targets))
 	case cfg.Loops < 0:
 		return nil, fmt.Errorf("loops %d: must not be negative", cfg.Loops)
+	case cfg.SendBatch < 0 || cfg.SendBatch > MaxSendBatch:
+		return nil, fmt.Errorf("send batch %s: must be between 0 and %s", cfg.SendBatch, MaxSendBatch)
 	case cfg.Connections > MaxConnections:
 		return nil, fmt.Errorf("connections %d: above the load engine's bound of %d", cfg.Connections, MaxConnections)
 	case cfg.Timeout < 0:

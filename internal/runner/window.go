@@ -56,6 +56,7 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 		Duration:    w.Len,
 		Connections: sc.Connections,
 		Timeout:     sc.Timeout.D(),
+		SendBatch:   sc.SendBatch.D(),
 		// Only an https target can be insecure (scenario validation).
 		InsecureSkipVerify: sc.Insecure,
 		Progress:           func(p load.Progress) { r.obs.Load(w, p) },

@@ -35,6 +35,8 @@ func TestBadInputClasses(t *testing.T) {
 		{"duration overflow", "duration: 99999999999h", `"99999999999h" is not a duration`},
 		{"warmup huge", "warmup: 11m", "warmup must be at most 10m0s (MaxWarmup)"},
 		{"warmup negative", "warmup: -1s", "warmup must not be negative"},
+		{"send_batch huge", "send_batch: 1ms", "send_batch must be at most 250µs (MaxSendBatch)"},
+		{"send_batch negative", "send_batch: -1us", "send_batch must not be negative"},
 		{"rate huge", "rate: 1e7", "at most 100000 requests/s (MaxRate)"},
 		{"linear end huge", "rate: {shape: linear, rps: 1, end: 2e6}", "0 to 100000 requests/s (MaxRate)"},
 		{"payload huge", "backend: {payload: 67108865}", "backend: payload 67108865 is out of range"},
@@ -186,6 +188,7 @@ connections: %d
 duration: 1h
 warmup: 10m
 timeout: 1m
+send_batch: 250us
 rate: 1e5
 backend: {replicas: %d, payload: %d, delay: 1m}
 host_stats: {interval: 1m}

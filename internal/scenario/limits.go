@@ -135,3 +135,7 @@ const (
 	MaxGates     = 64
 	MaxGateBytes = 256
 )
+
+// MaxSendBatch bounds send_batch; it is the load engine's own bound
+// (load.MaxSendBatch), which keeps a batched send under the late threshold.
+const MaxSendBatch = 250 * time.Microsecond

@@ -16,4 +16,7 @@ func TestBoundsMatchTheLoadEngine(t *testing.T) {
 			scenario.MaxRate, scenario.MaxConnections, scenario.MaxTimeout, scenario.MaxDuration,
 			load.MaxRate, load.MaxConnections, load.MaxTimeout, load.MaxDuration)
 	}
+	if scenario.MaxSendBatch > load.MaxSendBatch {
+		t.Errorf("scenario send_batch bound %s, the load engine's %s", scenario.MaxSendBatch, load.MaxSendBatch)
+	}
 }

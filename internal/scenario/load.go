@@ -127,6 +127,9 @@ func (s *Scenario) checkWindows() error {
 			return err
 		}
 	}
+	if err := checkDuration("send_batch", "send_batch", s.SendBatch.D(), 0, MaxSendBatch, "", "MaxSendBatch"); err != nil {
+		return err
+	}
 	if s.MaxRounds != 0 {
 		if s.MaxRounds < s.Trials {
 			return errAt("max_rounds", "max_rounds (%d) must be at least trials (%d), or 0 for no added rounds", s.MaxRounds, s.Trials)

@@ -67,6 +67,12 @@ type Scenario struct {
 	// another) or auto (split where the host has CPUs to spare; the
 	// default).
 	Placement string `yaml:"placement" json:"placement"`
+	// SendBatch lets the load generator send requests that fall due within
+	// this long of each other together, waking once per few sends: less
+	// load-generator CPU at high rates, at the price of up to this much
+	// added response time per batched send (load.Config.SendBatch). 0, the
+	// default, sends each request on time. At most load.MaxSendBatch.
+	SendBatch Duration `yaml:"send_batch" json:"send_batch,omitempty"`
 	// MaxRounds caps the rounds a run with gates may add, beyond Trials,
 	// until every gate is decided. 0 means Trials: no rounds are added.
 	MaxRounds int `yaml:"max_rounds" json:"max_rounds,omitempty"`
