@@ -18,6 +18,9 @@ command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || need_pkgs+=(
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_pkgs+=(nginx-light)
 command -v caddy >/dev/null 2>&1 || need_pkgs+=(caddy)
 [[ -x /usr/bin/time ]] || need_pkgs+=(time)
+# npm and node: the gate's JUnit output is checked with a real JUnit reader from npm
+# (internal/gate TestJUnitReadByARealConsumer), which skips without them.
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "setup: Go is not on PATH; install Go 1.26 or newer (https://go.dev/doc/install)" >&2
