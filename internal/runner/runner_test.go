@@ -77,6 +77,26 @@ func TestRunDirect(t *testing.T) {
 	}
 }
 
+// TestRunSendBatchNote: a run with send_batch says so in its notes and
+// keeps the setting in the scenario it records, since it moves every
+// response time of a fast path.
+func TestRunSendBatchNote(t *testing.T) {
+	t.Parallel()
+	sc := shortScenario("direct")
+	sc.Duration, sc.Warmup = scenario.Duration(500*time.Millisecond), 0
+	sc.SendBatch = scenario.Duration(load.MaxSendBatch)
+	f, err := Run(context.Background(), NewPlan(sc), Env{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(f.Notes, "\n"); !strings.Contains(notes, "sends were batched (send_batch 250µs): above 4000 requests/s") {
+		t.Errorf("notes %q", notes)
+	}
+	if !strings.Contains(string(f.Scenario), `"send_batch":"250µs"`) {
+		t.Errorf("scenario recorded without send_batch: %s", f.Scenario)
+	}
+}
+
 // TestConcurrentRuns runs two benchmarks at once in one process, each with a
 // real haproxy: each run stops only what it started, so both keep their
 // proxies until their own end and measure without errors.
