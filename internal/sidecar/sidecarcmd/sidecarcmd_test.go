@@ -2,7 +2,6 @@ package sidecarcmd
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -145,27 +144,13 @@ func TestMainProfile(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
+	// What each file holds is internal/profiling's test; here, that the
+	// sidecar wrote all five under its own name.
 	prefix := filepath.Join(dir, fmt.Sprintf("sidecar-outbound-%d-", os.Getpid()))
-	for kind, want := range map[string]string{"cpu.pprof": "nanoseconds", "heap.pprof": "inuse_space", "block.pprof": "delay", "mutex.pprof": "contentions"} {
-		f, err := os.Open(prefix + kind)
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
+	for _, kind := range []string{"cpu.pprof", "heap.pprof", "block.pprof", "mutex.pprof", "trace.out"} {
+		if fi, err := os.Stat(prefix + kind); err != nil || fi.Size() == 0 {
 			t.Errorf("%s: %v", kind, err)
-			f.Close()
-			continue
 		}
-		b, _ := io.ReadAll(zr)
-		f.Close()
-		if !bytes.Contains(b, []byte(want)) {
-			t.Errorf("%s: no %q in the profile (%d bytes)", kind, want, len(b))
-		}
-	}
-	if b, err := os.ReadFile(prefix + "trace.out"); err != nil || !bytes.HasPrefix(b, []byte("go 1.")) || len(b) < 1000 {
-		t.Errorf("trace: %d bytes, %v", len(b), err)
 	}
 }
 
