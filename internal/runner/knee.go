@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -82,7 +83,7 @@ func boundMs(k scenario.Knee, lowestP99Ms float64) float64 {
 // the lowest step's p99.
 func pickKnee(steps []stepFigures, k scenario.Knee) results.Knee {
 	steps = slices.Clone(steps)
-	slices.SortFunc(steps, func(a, b stepFigures) int { return cmpFloat(a.Rate, b.Rate) })
+	slices.SortFunc(steps, func(a, b stepFigures) int { return cmp.Compare(a.Rate, b.Rate) })
 	if len(steps) == 0 {
 		return results.Knee{Reason: "no step was measured"}
 	}
@@ -126,16 +127,6 @@ func generatorLag(steps []stepFigures) string {
 		return ""
 	}
 	return fmt.Sprintf("; the load generator itself sent up to %.1f%% of a step's sends late (at %s/s), which inflates latency but is not counted against the path", 100*worst, figure(at))
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // climb follows a sweep row by row and stops a path from climbing past a

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -148,7 +149,7 @@ func mannWhitneyU(x, y []float64) (u float64, ties []int) {
 	for _, v := range y {
 		all = append(all, obs{v, true})
 	}
-	slices.SortFunc(all, func(a, b obs) int { return cmpFloat(a.v, b.v) })
+	slices.SortFunc(all, func(a, b obs) int { return cmp.Compare(a.v, b.v) })
 	rankY := 0.0
 	for i := 0; i < len(all); {
 		j := i
@@ -179,7 +180,7 @@ func signedRank(d []float64) (tplus float64, nonzero int, ties []int) {
 			a = append(a, v)
 		}
 	}
-	slices.SortFunc(a, func(p, q float64) int { return cmpFloat(math.Abs(p), math.Abs(q)) })
+	slices.SortFunc(a, func(p, q float64) int { return cmp.Compare(math.Abs(p), math.Abs(q)) })
 	for i := 0; i < len(a); {
 		j := i
 		for j < len(a) && math.Abs(a[j]) == math.Abs(a[i]) {
@@ -311,14 +312,4 @@ func finite(xs []float64) []float64 {
 		}
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
