@@ -198,14 +198,7 @@ gates: ["direct-b.p50 <= direct.p50 +50%"]
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	fs := resultFiles(t, out)
-	if len(fs) != 1 {
-		t.Fatalf("files %v", fs)
-	}
-	f, err := results.Read(fs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := onlyResult(t, out)
 	rounds := 0
 	for _, p := range f.Paths {
 		if p.Name == "direct-b" {

@@ -37,14 +37,7 @@ func TestRunHTTPSTarget(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("trusted https target: %v\n%s", err, b)
 	}
-	fs := resultFiles(t, out)
-	if len(fs) != 1 {
-		t.Fatalf("files %v", fs)
-	}
-	f, err := results.Read(fs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := onlyResult(t, out)
 	for _, p := range f.Paths {
 		if p.Errors != 0 || p.Requests < 190 {
 			t.Errorf("%s: %d requests, %d errors %v", p.Name, p.Requests, p.Errors, p.ErrorsByClass)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshbench/meshbench/internal/results"
 )
 
 // TestRunProxies measures direct, haproxy and nginx with the real binaries
@@ -24,14 +23,7 @@ func TestRunProxies(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	fs := resultFiles(t, out)
-	if len(fs) != 1 {
-		t.Fatalf("result files %v", fs)
-	}
-	f, err := results.Read(fs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := onlyResult(t, out)
 	if len(f.Paths) != 4 {
 		t.Fatalf("%d paths", len(f.Paths))
 	}

@@ -32,6 +32,21 @@ func resultFiles(t *testing.T, dir string) []string {
 	return m
 }
 
+// onlyResult reads the one result file a run wrote to dir, failing t unless
+// there is exactly one and it reads back.
+func onlyResult(t *testing.T, dir string) *results.File {
+	t.Helper()
+	fs := resultFiles(t, dir)
+	if len(fs) != 1 {
+		t.Fatalf("result files %v", fs)
+	}
+	f, err := results.Read(fs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func TestRunBadInput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -305,14 +320,7 @@ func TestRunSweep(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	fs := resultFiles(t, out)
-	if len(fs) != 1 {
-		t.Fatalf("files %v", fs)
-	}
-	f, err := results.Read(fs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := onlyResult(t, out)
 	if len(f.Paths) != 4 {
 		t.Fatalf("%d paths", len(f.Paths))
 	}
@@ -327,7 +335,7 @@ func TestRunSweep(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", row, stdout)
 		}
 	}
-	gout, gerr, code := runCLI(t, context.Background(), "gate", fs[0], "--max", "direct@200rps.error_rate<=1")
+	gout, gerr, code := runCLI(t, context.Background(), "gate", resultFiles(t, out)[0], "--max", "direct@200rps.error_rate<=1")
 	if code != 0 || !strings.Contains(gout, "direct@200rps") {
 		t.Errorf("gate: exit %d, %q %q", code, gout, gerr)
 	}
