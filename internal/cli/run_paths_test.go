@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestRunProxies measures direct, haproxy and nginx with the real binaries
