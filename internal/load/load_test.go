@@ -143,12 +143,12 @@ func retryOnNoise(t *testing.T, attempt func() []string) {
 	t.Skipf("host too busy to judge timing:\n%s", strings.Join(busy, "\n"))
 }
 
-// TestSendBatch: with SendBatch set, a send due sooner than that after the
-// loop's last one waits for the end of the batch, so at 8000 req/s (a send
-// every 125 µs) at least every other send leaves 125 µs or more after its
-// intended time, which its response time includes. Lateness only grows on a
-// busy host, so the bound cannot fail from noise. Out-of-range values are
-// refused.
+// TestSendBatch: with SendBatch set, the requests due within one slot leave
+// together, so at 8000 req/s in slots of 250 µs (two requests per slot) the
+// loop wakes at most about once per two requests. A busy host only makes the
+// loop wake later, with more requests due at once, so the bound cannot fail
+// from noise. Every request of the schedule is still sent and answered.
+// Out-of-range values are refused.
 func TestSendBatch(t *testing.T) {
 	b := startBackend(t, backend.Config{Payload: 16})
 	res, err := Run(context.Background(), Config{
@@ -163,9 +163,10 @@ func TestSendBatch(t *testing.T) {
 	if res.Requests != 3200 || res.Errors != 0 {
 		t.Fatalf("requests %d errors %d, want 3200 and 0", res.Requests, res.Errors)
 	}
-	d := res.Late.Dispatch
-	if got := d.ValueAtQuantile(60); got < int64(100*time.Microsecond) {
-		t.Errorf("batched sends: dispatch lateness p60 %d ns over %d sends, want at least 100 µs", got, d.TotalCount())
+	// 1600 slots; the rest allows for wake-ups by signals, dials and the
+	// window's edges.
+	if res.Wakeups > 2000 {
+		t.Errorf("grouped sends: %d wake-ups for %d requests, want at most 2000", res.Wakeups, res.Requests)
 	}
 	for _, bad := range []time.Duration{-time.Microsecond, MaxSendBatch + 1} {
 		if _, err := Run(context.Background(), Config{Targets: []string{b.URL()}, Rate: Rate{RPS: 10}, Duration: time.Second, SendBatch: bad}); err == nil || !strings.Contains(err.Error(), "send batch") {

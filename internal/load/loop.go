@@ -33,9 +33,6 @@ type loop struct {
 	dialBuf []dialed
 	// waiting is the queue length last published to Progress.
 	waiting int64
-	// lastSend is when the loop last sent what was due (ns since base),
-	// for Config.SendBatch.
-	lastSend int64
 }
 
 // cursor walks the schedules: the warm-up's, then the window's. Request k
@@ -135,9 +132,6 @@ func (l *loop) step(now int64) {
 		// About to send with responses left unread: read them first,
 		// so their connections are free for it.
 		l.harvest()
-	}
-	if l.cur.scheduling && l.cur.nextAt <= now {
-		l.lastSend = now
 	}
 	for l.cur.scheduling && l.cur.nextAt <= now {
 		l.enqueue(job{intended: l.cur.nextAt, measured: l.cur.measured}, now)
@@ -259,26 +253,14 @@ func (l *loop) nextWake() (next int64, isSend bool) {
 // req/s on a 2-vCPU VM the median send left within 4 µs of its time.
 const spinShare = 0.01
 
-// MaxSendBatch bounds Config.SendBatch: a quarter of the late threshold's
-// default, so that a batched send is never counted late for batching alone.
-// Measured on a 2-vCPU KVM guest against nginx at 10k req/s, 250 µs took the
-// loop's CPU per request below wrk2's (0.24 against 0.29 s per 10k
-// requests, scripts/loadgen-cost.sh) and raised p50 from about 0.08 to 0.3 ms;
-// 300 µs took no less CPU than 250, 200 µs 8% more. Below 1/SendBatch
-// requests/s (4000 at 250 µs) nothing is batched.
-const MaxSendBatch = 250 * time.Microsecond
-
 // wait blocks until the next thing to do, handling connection events that
 // arrive meanwhile.
 func (l *loop) wait(now int64) {
 	next, isSend := l.nextWake()
 	// Leave responses unread while a send is due soon (see deferBound).
 	l.poll.nestSocks(!(isSend && next-now <= int64(deferBound)))
-	target, spun := next, isSend
-	switch {
-	case isSend && next < l.lastSend+int64(l.e.cfg.SendBatch):
-		target, spun = l.lastSend+int64(l.e.cfg.SendBatch), false // batched: no spin
-	case isSend:
+	target := next
+	if isSend {
 		margin := int64(min(l.poll.margin, l.poll.floor+spinShare*float64(l.cur.gap)))
 		target = next - margin
 		if target <= now {
@@ -292,10 +274,13 @@ func (l *loop) wait(now int64) {
 		}
 	}
 	w := l.poll.waitUntil(target, now)
+	if target > now {
+		l.rec.wakeups++
+	}
 	if w.socks {
 		l.harvest()
 	}
-	if w.fired && spun {
+	if w.fired && isSend {
 		l.poll.observe(l.now() - target)
 	}
 }

@@ -18,7 +18,10 @@ type recorder struct {
 	lateCount                 int64
 	lateLoop, lateWait        int64
 	errors                    int64
-	byClass                   [numClasses]int64
+	// wakeups counts the loop's waits that blocked and returned, over the
+	// whole run (warm-up and drain included).
+	wakeups int64
+	byClass [numClasses]int64
 }
 
 func newRecorder() recorder {
@@ -42,6 +45,7 @@ func (r *recorder) merge(o *recorder) {
 	r.lateLoop += o.lateLoop
 	r.lateWait += o.lateWait
 	r.errors += o.errors
+	r.wakeups += o.wakeups
 	for c := range r.byClass {
 		r.byClass[c] += o.byClass[c]
 	}

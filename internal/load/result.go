@@ -34,6 +34,10 @@ type Result struct {
 	// the window closed; the engine waited for their outcome after it, up
 	// to their timeout (interrupted, up to the drain's bound).
 	Pending int64
+	// Wakeups counts the times the load generator's loops blocked and woke,
+	// over the whole run, warm-up and drain included: at high rates about
+	// one per request, or one per group of sends with Config.SendBatch.
+	Wakeups int64
 
 	Late Lateness
 	// Response is response time (intended send → last byte), Service is
@@ -89,6 +93,7 @@ func (e *engine) result(all *recorder, end int64, interrupted bool) *Result {
 		Errors:        all.errors,
 		ErrorsByClass: map[string]int64{},
 		Pending:       all.pending,
+		Wakeups:       all.wakeups,
 		Late: Lateness{
 			Threshold: e.cfg.LateThreshold,
 			Count:     all.lateCount, Loop: all.lateLoop, ConnWait: all.lateWait,

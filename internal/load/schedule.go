@@ -204,3 +204,26 @@ func (s *sine) Duration() time.Duration        { return s.d }
 
 // MeanRate is a schedule's requests per second over its window.
 func MeanRate(s Schedule) float64 { return float64(s.Count()) / s.Duration().Seconds() }
+
+// gridded is a schedule whose requests leave in groups: each one at the
+// start of the step-long slot of the window its offset falls in. It is the
+// schedule that Config.SendBatch sends; the intended send time of each
+// request, from which its response time counts, is its slot's start.
+type gridded struct {
+	Schedule
+	step time.Duration
+}
+
+// grid is s with its requests grouped into slots of step; a step of 0
+// leaves s as it is.
+func grid(s Schedule, step time.Duration) Schedule {
+	if s == nil || step <= 0 {
+		return s
+	}
+	return gridded{s, step}
+}
+
+func (g gridded) Offset(k int64) (time.Duration, bool) {
+	off, ok := g.Schedule.Offset(k)
+	return off - off%g.step, ok
+}

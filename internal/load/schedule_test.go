@@ -104,6 +104,44 @@ func TestScheduleInvariants(t *testing.T) {
 	}
 }
 
+// TestGridSchedule: a grouped schedule keeps every request and the window,
+// puts each request at the start of the slot its own time falls in (so
+// never later, and less than a slot earlier), and groups them: at 10k req/s
+// in 250 µs slots, 2.5 requests per slot on average.
+func TestGridSchedule(t *testing.T) {
+	for _, r := range []Rate{{RPS: 10000}, {Shape: "linear", RPS: 100, End: 20000}, {RPS: 300}} {
+		s, err := NewSchedule(r, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := 250 * time.Microsecond
+		g := grid(s, step)
+		if g.Count() != s.Count() || g.Duration() != s.Duration() {
+			t.Fatalf("%+v: grid count %d duration %s, want %d %s", r, g.Count(), g.Duration(), s.Count(), s.Duration())
+		}
+		slots := map[time.Duration]int{}
+		prev := time.Duration(-1)
+		for k := int64(0); k < s.Count(); k++ {
+			off, _ := s.Offset(k)
+			got, ok := g.Offset(k)
+			if !ok || got%step != 0 || got > off || off-got >= step || got < prev {
+				t.Fatalf("%+v: request %d at %s, grouped at %s (ok %v, previous %s)", r, k, off, got, ok, prev)
+			}
+			prev = got
+			slots[got]++
+		}
+		if _, ok := g.Offset(s.Count()); ok {
+			t.Errorf("%+v: grid has a request past the schedule's last", r)
+		}
+		if r.RPS == 10000 && len(slots) != 4000 {
+			t.Errorf("10k req/s in 250 µs slots: %d slots used, want 4000", len(slots))
+		}
+	}
+	if s, _ := NewSchedule(Rate{RPS: 10}, time.Second); grid(s, 0) != s {
+		t.Error("a zero step changed the schedule")
+	}
+}
+
 func TestScheduleRejects(t *testing.T) {
 	bad := []struct {
 		r Rate
