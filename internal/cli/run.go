@@ -49,7 +49,7 @@ type runOptions struct {
 	noHostStats  bool
 	probes       []string
 	window       time.Duration
-	sendBatch    time.Duration
+	sendBatch    scenario.Batch
 	placement    string
 	insecure     bool
 	remote       remoteOptions
@@ -113,7 +113,7 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 	f.BoolVar(&o.noHostStats, "no-host-stats", false, "do not sample the host during the runs")
 	f.StringSliceVar(&o.probes, "probes", nil, "host probes to run once before the first round: jitter,fsync,audit")
 	f.DurationVar(&o.window, "window", 0, "length of one measured window: each path's --duration is cut into such windows, interleaved with the other paths' (default 1s where the scenario allows; the duration itself: one window per path per round)")
-	f.DurationVar(&o.sendBatch, "send-batch", 0, "let requests due within this long of each other leave together (at most 250us): less load-generator CPU at high rates, up to this much added response time (default 0: each on time)")
+	f.Var(&o.sendBatch, "send-batch", "group the sends due within one slot this long (at most 250us) to leave together at its start: less load-generator CPU at high rates; auto groups in 250us slots from 4000 req/s, off sends each request at its own time")
 	f.StringVar(&o.placement, "placement", "", "CPU sets: shared, split (load generator and backend on one set, proxies on the other) or auto (default scenario: auto)")
 	f.StringVar(&o.remote.url, "remote", "", "load from this host, backend and paths on a `meshbench serve` host: https://HOST:PORT")
 	f.StringVar(&o.remote.tokenFile, "token-file", "", "with --remote: the token file the serve host wrote")

@@ -124,8 +124,8 @@ func Run(ctx context.Context, plan *Plan, env Env, obs Observer) (*results.File,
 	if env.Site == nil {
 		f.Notes = []string{cpuNote(where)}
 	}
-	if b := plan.Scenario.SendBatch.D(); b > 0 {
-		f.Notes = append(f.Notes, fmt.Sprintf("sends were batched (send_batch %s): above %.0f requests/s a send may leave up to %s after its intended time, and its response time includes that", b, float64(time.Second)/float64(b), b))
+	if n := batchNote(plan.Scenario); n != "" {
+		f.Notes = append(f.Notes, n)
 	}
 	err = r.measureAll(ctx, f)
 	f.FinishedAt = env.Now().UTC()

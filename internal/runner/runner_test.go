@@ -77,23 +77,38 @@ func TestRunDirect(t *testing.T) {
 	}
 }
 
-// TestRunSendBatchNote: a run with send_batch says so in its notes and
-// keeps the setting in the scenario it records, since it moves every
-// response time of a fast path.
+// TestRunSendBatchNote: a run whose sends were grouped says so in its notes,
+// with the slot and the setting, and keeps an explicit setting in the
+// scenario it records; a run that grouped nothing says nothing of it.
 func TestRunSendBatchNote(t *testing.T) {
 	t.Parallel()
-	sc := shortScenario("direct")
-	sc.Duration, sc.Warmup = scenario.Duration(500*time.Millisecond), 0
-	sc.SendBatch = scenario.Duration(load.MaxSendBatch)
-	f, err := Run(context.Background(), NewPlan(sc), Env{}, nil)
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		batch    scenario.Batch
+		rate     float64
+		note     string // "" for none
+		recorded string
+	}{
+		{scenario.Batch(load.MaxSendBatch), 100, "grouped its sends in 250µs slots (send_batch 250µs)", `"send_batch":"250µs"`},
+		{scenario.BatchAuto, 5000, "grouped its sends in 250µs slots at 4000 requests/s and above (send_batch auto)", ""},
+		{scenario.BatchAuto, 100, "", ""},
+		{scenario.BatchOff, 5000, "", `"send_batch":"off"`},
 	}
-	if notes := strings.Join(f.Notes, "\n"); !strings.Contains(notes, "sends were batched (send_batch 250µs): above 4000 requests/s") {
-		t.Errorf("notes %q", notes)
-	}
-	if !strings.Contains(string(f.Scenario), `"send_batch":"250µs"`) {
-		t.Errorf("scenario recorded without send_batch: %s", f.Scenario)
+	for _, c := range cases {
+		sc := shortScenario("direct")
+		sc.Duration, sc.Warmup = scenario.Duration(300*time.Millisecond), 0
+		sc.Rate = scenario.Rate{Shape: scenario.ShapeConstant, RPS: c.rate}
+		sc.SendBatch = c.batch
+		f, err := Run(context.Background(), NewPlan(sc), Env{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(f.Notes, "\n")
+		if c.note == "" && strings.Contains(notes, "grouped") || !strings.Contains(notes, c.note) {
+			t.Errorf("send_batch %s at %g/s: notes %q, want %q", c.batch, c.rate, notes, c.note)
+		}
+		if got := strings.Contains(string(f.Scenario), `"send_batch"`); got != (c.recorded != "") || !strings.Contains(string(f.Scenario), c.recorded) {
+			t.Errorf("send_batch %s: recorded scenario %s, want %q", c.batch, f.Scenario, c.recorded)
+		}
 	}
 }
 

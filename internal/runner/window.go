@@ -56,7 +56,7 @@ func (r *run) window(ctx context.Context, w Window, inst paths.Instance) (*measu
 		Duration:    w.Len,
 		Connections: sc.Connections,
 		Timeout:     sc.Timeout.D(),
-		SendBatch:   sc.SendBatch.D(),
+		SendBatch:   sc.SendBatch.Slot(w.Step.Rate.Peak()),
 		// Only an https target can be insecure (scenario validation).
 		InsecureSkipVerify: sc.Insecure,
 		Progress:           func(p load.Progress) { r.obs.Load(w, p) },
@@ -186,4 +186,18 @@ func loadRequest(r scenario.Request) load.Request {
 		lr.Body = []byte(r.Body)
 	}
 	return lr
+}
+
+// batchNote says how the load generator grouped its sends, if it did.
+func batchNote(sc *scenario.Scenario) string {
+	b := sc.SendBatch
+	slot := b.Slot(sc.PeakRate())
+	if slot == 0 {
+		return ""
+	}
+	where := ""
+	if b == scenario.BatchAuto {
+		where = fmt.Sprintf(" at %.0f requests/s and above", scenario.AutoBatchRate)
+	}
+	return fmt.Sprintf("the load generator grouped its sends in %s slots%s (send_batch %s): the requests due in a slot left together at its start, from which their response times count; --send-batch off sends each request at its own time", slot, where, b)
 }

@@ -104,6 +104,17 @@ func (r Rate) Mean() float64 {
 	return r.RPS
 }
 
+// Peak is the highest offered rate over a window, requests/s.
+func (r Rate) Peak() float64 { return max(r.RPS+r.Amplitude, r.End) }
+
+// PeakRate is the highest rate any window is offered, requests/s.
+func (s *Scenario) PeakRate() float64 {
+	if len(s.Sweep) > 0 {
+		return slices.Max(s.Sweep)
+	}
+	return s.Rate.Peak()
+}
+
 // lowestRate is the lowest mean rate any window is measured at.
 func (s *Scenario) lowestRate() float64 {
 	if len(s.Sweep) > 0 {
@@ -127,8 +138,13 @@ func (s *Scenario) checkWindows() error {
 			return err
 		}
 	}
-	if err := checkDuration("send_batch", "send_batch", s.SendBatch.D(), 0, MaxSendBatch, "", "MaxSendBatch"); err != nil {
-		return err
+	if s.SendBatch < BatchOff {
+		return errAt("send_batch", "send_batch must be auto, off or a duration above 0, got %s", time.Duration(s.SendBatch))
+	}
+	if s.SendBatch > 0 {
+		if err := checkDuration("send_batch", "send_batch", time.Duration(s.SendBatch), 0, MaxSendBatch, "", "MaxSendBatch"); err != nil {
+			return err
+		}
 	}
 	if s.MaxRounds != 0 {
 		if s.MaxRounds < s.Trials {

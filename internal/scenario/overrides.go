@@ -32,7 +32,7 @@ type Overrides struct {
 	NoHostStats *bool
 	Probes      *[]string
 	Window      *time.Duration
-	SendBatch   *time.Duration
+	SendBatch   *Batch
 	Placement   *string
 	MaxRounds   *int
 }
@@ -66,7 +66,7 @@ func (o Overrides) Apply(sc *Scenario) (*Scenario, error) {
 	set(&out.Backend.Replicas, o.Replicas)
 	set(&out.HostStats.Disabled, o.NoHostStats)
 	setDuration(&out.Window, o.Window)
-	setDuration(&out.SendBatch, o.SendBatch)
+	set(&out.SendBatch, o.SendBatch)
 	set(&out.Placement, o.Placement)
 	set(&out.MaxRounds, o.MaxRounds)
 	set(&out.Insecure, o.Insecure)

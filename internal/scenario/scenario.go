@@ -13,6 +13,7 @@ package scenario
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -67,12 +68,9 @@ type Scenario struct {
 	// another) or auto (split where the host has CPUs to spare; the
 	// default).
 	Placement string `yaml:"placement" json:"placement"`
-	// SendBatch lets the load generator send requests that fall due within
-	// this long of each other together, waking once per few sends: less
-	// load-generator CPU at high rates, at the price of up to this much
-	// added response time per batched send (load.Config.SendBatch). 0, the
-	// default, sends each request on time. At most load.MaxSendBatch.
-	SendBatch Duration `yaml:"send_batch" json:"send_batch,omitempty"`
+	// SendBatch is how the load generator groups sends (see Batch): auto
+	// (the default), off, or a slot length up to MaxSendBatch.
+	SendBatch Batch `yaml:"send_batch" json:"send_batch,omitempty"`
 	// MaxRounds caps the rounds a run with gates may add, beyond Trials,
 	// until every gate is decided. 0 means Trials: no rounds are added.
 	MaxRounds int `yaml:"max_rounds" json:"max_rounds,omitempty"`
@@ -151,6 +149,85 @@ type HostStats struct {
 	// Probes lists probes run once before the first round (jitter, fsync,
 	// audit); none by default.
 	Probes []string `yaml:"probes" json:"probes,omitempty"`
+}
+
+// Batch is send_batch: whether the load generator sends the requests due
+// within one short slot together, at the slot's start, from which their
+// response times count (load.Config.SendBatch). Grouped, the load
+// generator wakes once per slot instead of once per request, which is most
+// of its CPU at high rates; the load arrives in small bursts instead of
+// evenly. The zero value is BatchAuto.
+type Batch time.Duration
+
+// The Batch settings that are not a slot length.
+const (
+	// BatchAuto groups sends in slots of MaxSendBatch at rates of
+	// AutoBatchRate and above, and sends each request at its own time below.
+	BatchAuto Batch = 0
+	// BatchOff sends each request at its own time whatever the rate.
+	BatchOff Batch = -1
+)
+
+// AutoBatchRate is the peak rate, in requests/s, from which BatchAuto
+// groups sends: one request per slot of MaxSendBatch on average. Below it
+// most slots would hold one request and grouping would save nothing.
+const AutoBatchRate = float64(time.Second / MaxSendBatch)
+
+// Slot is the slot length for a load whose peak rate is peak requests/s;
+// 0 means each request at its own time.
+func (b Batch) Slot(peak float64) time.Duration {
+	switch {
+	case b == BatchOff:
+		return 0
+	case b == BatchAuto && peak >= AutoBatchRate:
+		return MaxSendBatch
+	case b == BatchAuto:
+		return 0
+	}
+	return time.Duration(b)
+}
+
+// String writes b as send_batch takes it: auto, off or a duration.
+func (b Batch) String() string {
+	switch b {
+	case BatchAuto:
+		return "auto"
+	case BatchOff:
+		return "off"
+	}
+	return time.Duration(b).String()
+}
+
+// Set reads a --send-batch flag (flag.Value): as UnmarshalText.
+func (b *Batch) Set(v string) error { return b.UnmarshalText([]byte(v)) }
+
+// Type names the flag's values in help text (pflag.Value).
+func (b *Batch) Type() string { return "auto|off|duration" }
+
+// MarshalText writes b as String does.
+func (b Batch) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// UnmarshalText reads auto, off (or 0), or a duration above 0.
+func (b *Batch) UnmarshalText(t []byte) error {
+	switch v := strings.TrimSpace(string(t)); v {
+	case "auto", "":
+		*b = BatchAuto
+	case "off", "0":
+		*b = BatchOff
+	default:
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			return fmt.Errorf("send_batch %q is not auto, off or a duration (e.g. 250us)", v)
+		case d < 0:
+			return fmt.Errorf("send_batch %q must not be negative", v)
+		case d == 0:
+			*b = BatchOff
+		default:
+			*b = Batch(d)
+		}
+	}
+	return nil
 }
 
 // Duration is a time.Duration written as "10s" in YAML and JSON.
