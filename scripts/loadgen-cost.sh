@@ -8,7 +8,9 @@
 # noisy host spreads over all tools, each for SECS with CONNS connections under /usr/bin/time, and
 # prints per tool and rate the medians of: CPU seconds (user+system, process start included) per
 # 10k requests, achieved rate, p50 and p99 in ms as each tool reports them, and meshbench's late
-# sends (more than 1 ms after the intended time) in percent of its requests.
+# sends (more than 1 ms after the intended time) in percent of its requests: late_% all of them,
+# loop_% those the load generator itself sent late (the rest waited for one of the CONNS
+# connections, all busy with slow responses).
 #
 # meshbench runs `run --target URL --paths direct`, which measures the path and its A/A twin
 # (direct-aa) one after the other: its requests are both rows', its p50/p99 the direct row's.
@@ -16,8 +18,9 @@
 # else ~/.cache/meshbench-peers/bin/wrk2), FORTIO (likewise); a peer that is not found is skipped.
 # MESHBENCH_BASE=PATH adds another meshbench binary as tool "mb-base" (say, a build of main), run
 # in the same rounds, so that a change is compared in the same minutes.
-# BATCH=1 adds tool "mb-batch": meshbench with --send-batch 250us (sends due within 250 µs of each
-# other leave together: less CPU at high rates, up to 250 µs added to each batched response time).
+# meshbench runs with its default send grouping (send_batch auto: in 250 µs slots from 4000 req/s).
+# OFF=1 adds tool "mb-off": meshbench with --send-batch off (each request sent at its own time, one
+# wake-up per request at high rates).
 # KEEP=1 keeps the scratch directory (raw outputs) and prints its path.
 set -euo pipefail
 
@@ -98,7 +101,7 @@ run_meshbench() { # RATE OUT [EXTRA FLAGS...]
     --window "${SECS}s" --warmup 0s --connections "$CONNS" --no-host-stats --out "$2.dir" "${@:3}"
 }
 run_mb-base() { MESHBENCH=$MESHBENCH_BASE run_meshbench "$@"; }
-run_mb-batch() { run_meshbench "$@" --send-batch 250us; }
+run_mb-off() { run_meshbench "$@" --send-batch off; }
 run_wrk2() { timed "$2" "$WRK2" -t2 -c"$CONNS" -d"${SECS}s" -R"$1" --latency "$URL"; }
 run_fortio() {
   timed "$2" "$FORTIO" load -qps "$1" -t "${SECS}s" -c "$CONNS" -uniform -json "$2.json" "$URL"
@@ -109,7 +112,7 @@ if [[ -n ${MESHBENCH_BASE:-} ]]; then
   [[ -x $MESHBENCH_BASE ]] || die "no meshbench at MESHBENCH_BASE=$MESHBENCH_BASE"
   TOOLS+=(mb-base)
 fi
-[[ -n ${BATCH:-} ]] && TOOLS+=(mb-batch)
+[[ -n ${OFF:-} ]] && TOOLS+=(mb-off)
 [[ -n $WRK2 ]] && TOOLS+=(wrk2)
 [[ -n $FORTIO ]] && TOOLS+=(fortio)
 echo "target: nginx (1 worker, 1 KiB) at $URL; ${SECS}s, $CONNS connections, medians of $REPEATS" >&2
@@ -140,9 +143,10 @@ def meshbench(base):
     rows = m["paths"]
     n = sum(p["requests"] for p in rows)
     late = sum(p["late"]["count"] for p in rows)
+    loop = sum(p["late"].get("loop_count", 0) for p in rows)
     d = next(p for p in rows if p["name"] == "direct")
     rate = statistics.mean(p["achieved_rate"] for p in rows)
-    return n, rate, d["latency_ms"]["p50"], d["latency_ms"]["p99"], 100 * late / max(n, 1)
+    return n, rate, d["latency_ms"]["p50"], d["latency_ms"]["p99"], 100 * late / max(n, 1), 100 * loop / max(n, 1)
 
 def ms(v, unit):
     return float(v) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
@@ -154,13 +158,13 @@ def wrk2(base):
     pct = {}
     for q, v, u in re.findall(r"^\s*(\d+\.\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", t, re.M):
         pct.setdefault(float(q), ms(v, u))
-    return n, rate, pct.get(50.0), pct.get(99.0), None
+    return n, rate, pct.get(50.0), pct.get(99.0), None, None
 
 def fortio(base):
     m = json.load(open(base + ".json"))
     h = m["DurationHistogram"]
     p = {x["Percentile"]: x["Value"] * 1e3 for x in h["Percentiles"]}
-    return h["Count"], m["ActualQPS"], p.get(50), p.get(99), None
+    return h["Count"], m["ActualQPS"], p.get(50), p.get(99), None, None
 
 def med(xs):
     xs = [x for x in xs if x is not None]
@@ -169,18 +173,18 @@ def med(xs):
 def fmt(v, f):
     return f"{'-':>{int(f.split('.')[0])}}" if v is None else format(v, f)
 
-print(f"{'tool':<10} {'rate':>7} {'cpu_s/10k':>10} {'achieved':>10} {'p50_ms':>8} {'p99_ms':>8} {'late_%':>7} {'runs':>5}")
+print(f"{'tool':<10} {'rate':>7} {'cpu_s/10k':>10} {'achieved':>10} {'p50_ms':>8} {'p99_ms':>8} {'late_%':>7} {'loop_%':>7} {'runs':>5}")
 for rate in rates:
     for tool in tools:
         rows = []
         for r in range(repeats):
             base = f"{tmp}/{tool}-{rate}-{r}"
             try:
-                n, ach, p50, p99, late = globals()["meshbench" if tool.startswith("mb-") else tool](base)
-                rows.append((cpu(base) / n * 1e4, ach, p50, p99, late))
+                n, ach, p50, p99, late, loop = globals()["meshbench" if tool.startswith("mb-") else tool](base)
+                rows.append((cpu(base) / n * 1e4, ach, p50, p99, late, loop))
             except (OSError, ValueError, KeyError, IndexError, AttributeError, StopIteration, ZeroDivisionError) as e:
                 print(f"# {tool} at {rate} round {r + 1}: no result ({type(e).__name__}: {e})", file=sys.stderr)
-        cols = [med(c) for c in zip(*rows)] if rows else [None] * 5
+        cols = [med(c) for c in zip(*rows)] if rows else [None] * 6
         print(f"{tool:<10} {rate:>7} {fmt(cols[0], '10.3f')} {fmt(cols[1], '10.0f')} {fmt(cols[2], '8.3f')} "
-              f"{fmt(cols[3], '8.3f')} {fmt(cols[4], '7.2f')} {len(rows):>5}")
+              f"{fmt(cols[3], '8.3f')} {fmt(cols[4], '7.2f')} {fmt(cols[5], '7.2f')} {len(rows):>5}")
 EOF
