@@ -142,7 +142,7 @@ func (m *meshConn) Close() error {
 // serveMeshH2 makes srv serve HTTP/2 over TLS on meshConns. Graceful
 // shutdown and the idle timeout are wired as http2.ConfigureServer wires
 // them; only the connection handed to the HTTP/2 server differs.
-func serveMeshH2(srv *http.Server) error {
+func serveMeshH2XNet(srv *http.Server) error {
 	h2 := &http2.Server{}
 	nextProtos := srv.TLSConfig.NextProtos
 	if err := http2.ConfigureServer(srv, h2); err != nil {
