@@ -164,12 +164,12 @@ func mustGet(t testing.TB, c *http.Client, url string) (*http.Response, []byte) 
 	return resp, b
 }
 
-// TestLeanServerWithXNetClient: x/net's HTTP/2 client against the lean
+// TestH2ServerWithXNetClient: x/net's HTTP/2 client against the lean
 // server: a small answer, a 1 MiB answer (four times the stream window the
 // server's client advertises: WINDOW_UPDATEs must flow), a 1 MiB request
 // body (the server's own receive window), trailers, and 100 streams at
 // once on the one connection.
-func TestLeanServerWithXNetClient(t *testing.T) {
+func TestH2ServerWithXNetClient(t *testing.T) {
 	li := startLeanInbound(t, newTestApp(), nil)
 	c := xnetClient(li.certs.client)
 	defer c.Transport.(*http2.Transport).CloseIdleConnections()
@@ -233,10 +233,10 @@ func TestLeanServerWithXNetClient(t *testing.T) {
 	}
 }
 
-// TestLeanServerShutdown: Shutdown sends GOAWAY to a connection with a
+// TestH2ServerShutdown: Shutdown sends GOAWAY to a connection with a
 // request in flight, which still gets its answer; then the connection
 // closes, Shutdown returns and new requests are refused.
-func TestLeanServerShutdown(t *testing.T) {
+func TestH2ServerShutdown(t *testing.T) {
 	app := newTestApp()
 	li := startLeanInbound(t, app, nil)
 	tr := newH2Transport(fastDial(&net.Dialer{}), li.certs.client, http.DefaultTransport, time.Second)
@@ -277,9 +277,9 @@ func TestLeanServerShutdown(t *testing.T) {
 	}
 }
 
-// TestLeanServerIdleTimeout: a connection without streams for the idle
+// TestH2ServerIdleTimeout: a connection without streams for the idle
 // timeout gets GOAWAY(NO_ERROR) and is closed.
-func TestLeanServerIdleTimeout(t *testing.T) {
+func TestH2ServerIdleTimeout(t *testing.T) {
 	li := startLeanInbound(t, newTestApp(), func(s *http.Server) { s.IdleTimeout = 30 * time.Millisecond })
 	fr, c := rawH2Client(t, li)
 	defer c.Close()
@@ -322,10 +322,10 @@ func rawH2Client(t testing.TB, li *leanInbound) (*http2.Framer, *tls.Conn) {
 	return fr, c
 }
 
-// TestLeanMesh: the whole mesh with both lean ends: many streams at once
+// TestH2LeanMesh: the whole mesh with both lean ends: many streams at once
 // on one connection, a 1 MiB answer, small and large request bodies (the
 // large one goes through x/net's client), and an upstream that breaks off.
-func TestLeanMesh(t *testing.T) {
+func TestH2LeanMesh(t *testing.T) {
 	app := newTestApp()
 	appSrv := httptest.NewServer(app)
 	defer appSrv.Close()
