@@ -74,6 +74,7 @@ func (h *h2Framing) init(c net.Conn, maxHeaderList uint32) {
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.fr.MaxHeaderListSize = maxHeaderList
 	h.fr.SetReuseFrames()
+	h.fr.SetMaxReadFrameSize(h2DefaultFrame) // this side advertises no larger frames
 	h.henc = hpack.NewEncoder(&h.hbuf)
 	h.wcond.L = &h.wmu
 	h.sendWindow, h.peerInitWindow, h.peerMaxFrame = h2InitWindow, h2InitWindow, h2DefaultFrame

@@ -103,7 +103,7 @@ type leanInbound struct {
 	done  chan error
 }
 
-func startLeanInbound(t testing.TB, app http.Handler, mod func(*http.Server)) *leanInbound {
+func startLeanInbound(t testing.TB, app http.Handler, mod func(*http.Server, *Proxy)) *leanInbound {
 	t.Helper()
 	appSrv := httptest.NewServer(app)
 	t.Cleanup(appSrv.Close)
@@ -123,7 +123,7 @@ func startLeanInbound(t testing.TB, app http.Handler, mod func(*http.Server)) *l
 		t.Fatal(err)
 	}
 	if mod != nil {
-		mod(li.srv)
+		mod(li.srv, p)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -280,7 +280,7 @@ func TestH2ServerShutdown(t *testing.T) {
 // TestH2ServerIdleTimeout: a connection without streams for the idle
 // timeout gets GOAWAY(NO_ERROR) and is closed.
 func TestH2ServerIdleTimeout(t *testing.T) {
-	li := startLeanInbound(t, newTestApp(), func(s *http.Server) { s.IdleTimeout = 30 * time.Millisecond })
+	li := startLeanInbound(t, newTestApp(), func(s *http.Server, _ *Proxy) { s.IdleTimeout = 30 * time.Millisecond })
 	fr, c := rawH2Client(t, li)
 	defer c.Close()
 	var away *http2.GoAwayFrame
