@@ -180,6 +180,39 @@ func (t *h2Transport) CloseIdleConnections() {
 	}
 }
 
+// h2PingTimeout is how long a suspect connection's PING may go unanswered
+// before the connection is taken for dead (x/net's Transport waits as long
+// with the sidecar's settings).
+var h2PingTimeout = 5 * time.Second
+
+// h2PingData marks the client's own PING.
+var h2PingData = [8]byte{'m', 'e', 's', 'h', 'p', 'i', 'n', 'g'}
+
+// suspect checks a connection on which a request timed out or was
+// canceled: a peer that died without closing (a host gone, a partition)
+// answers nothing, and without the check every later request would wait
+// on it until its own timeout. The PING is skipped if a writer holds the
+// connection (it may be stuck on the dead peer); no answer closes it all
+// the same.
+func (cc *h2ClientConn) suspect() {
+	if cc.closed.Load() || !cc.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	cc.pingAcked.Store(false)
+	time.AfterFunc(h2PingTimeout, func() {
+		if !cc.pingAcked.Load() {
+			cc.c.Close() // the reader fails what is still open
+		}
+		cc.pinging.Store(false)
+	})
+	if cc.wmu.TryLock() {
+		if cc.werr == nil && cc.fail(cc.fr.WritePing(false, h2PingData)) == nil {
+			cc.flush()
+		}
+		cc.wmu.Unlock()
+	}
+}
+
 // errH2Busy: the connection is at the peer's limit of concurrent streams.
 var errH2Busy = errors.New("http2: peer's stream limit reached")
 
@@ -194,6 +227,9 @@ func (e *h2Refused) Unwrap() error { return e.err }
 type h2ClientConn struct {
 	h2Framing
 	closed atomic.Bool // no new streams: GOAWAY came, or the connection ended
+	// A request that gave up waiting makes the connection suspect: a PING
+	// must come back within h2PingTimeout, or it is closed.
+	pinging, pingAcked atomic.Bool
 
 	// Under mu (after wmu when both are held).
 	mu        sync.Mutex

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -342,5 +343,43 @@ func TestH2ClientHeaderLimit(t *testing.T) {
 		t.Errorf("a %d-byte response head was accepted: %v", maxResponseHead, resp.Status)
 	} else {
 		t.Logf("refused: %v", err)
+	}
+}
+
+// TestH2ClientDeadPeer: a peer that stops answering (here: it reads and
+// ignores everything, PINGs included) is taken for dead once a request on
+// it times out and a PING goes unanswered: the connection is closed, and
+// the next request dials a new one.
+func TestH2ClientDeadPeer(t *testing.T) {
+	defer func(d time.Duration) { h2PingTimeout = d }(h2PingTimeout)
+	h2PingTimeout = 50 * time.Millisecond
+	certs := newMeshCerts(t)
+	closed := make(chan struct{})
+	addr := startRawPeer(t, certs, func(n int, p *peerConn) {
+		id := p.firstStream(p.handshake())
+		if n == 1 {
+			for {
+				if _, err := p.fr.ReadFrame(); err != nil {
+					close(closed)
+					return
+				}
+			}
+		}
+		p.respond(id, 200, []byte("alive"), true)
+		p.nextStream()
+	})
+	tr := leanClient(certs, rtFunc(noFallback))
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+addr+"/", nil)
+	if resp, err := tr.RoundTrip(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("a peer that answers nothing answered")
+	}
+	<-closed
+	_, b, err := roundTrip(t, tr, "GET", "https://"+addr+"/", nil)
+	if err != nil || string(b) != "alive" {
+		t.Errorf("after the dead connection: %v %q", err, b)
 	}
 }

@@ -129,6 +129,7 @@ func (cc *h2ClientConn) await(ctx context.Context, st *h2ClientStream) (*http.Re
 		case <-st.in.wake:
 		case <-ctx.Done():
 			cc.cancel(st, http2.ErrCodeCancel)
+			cc.suspect()
 			return nil, ctx.Err()
 		}
 	}
@@ -186,6 +187,9 @@ type h2ClientBody struct {
 
 func (b *h2ClientBody) Read(p []byte) (int, error) {
 	n, err := b.st.in.read(&b.cc.h2Framing, &b.cc.mu, b.st.id, p, b.ctx)
+	if err != nil && err == b.ctx.Err() {
+		b.cc.suspect()
+	}
 	if err != nil && b.st.trailer != nil {
 		// Read saw the stream's end under mu, after the reader stored
 		// the trailers.

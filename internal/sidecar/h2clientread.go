@@ -58,6 +58,9 @@ func (cc *h2ClientConn) handle(f http2.Frame) error {
 	case *http2.SettingsFrame:
 		return cc.applySettings(f, cc.adjustWindows)
 	case *http2.PingFrame:
+		if f.IsAck() && f.Data == h2PingData {
+			cc.pingAcked.Store(true)
+		}
 		cc.ping(f)
 	case *http2.WindowUpdateFrame:
 		return cc.windowUpdate(f, cc.sendWindowOf)

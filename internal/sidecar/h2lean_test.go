@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // meshCerts are one mesh's TLS configurations: the inbound side's server
@@ -46,6 +47,7 @@ func newMeshCerts(t testing.TB) meshCerts {
 //	/big?n=N     N bytes of a repeating pattern
 //	/echo        the request body back, with its length in X-Got
 //	/trailer     "body", then a trailer X-Sum: 42
+//	/empty       200 without a body
 //	/wait        blocks until release is closed
 //	anything else "hello"
 type testApp struct {
@@ -83,6 +85,8 @@ func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-Sum")
 		io.WriteString(w, "body")
 		w.Header().Set("X-Sum", "42")
+	case "/empty":
+		w.WriteHeader(http.StatusOK)
 	case "/wait":
 		a.waiting <- struct{}{}
 		<-a.release
@@ -299,6 +303,54 @@ func TestH2ServerIdleTimeout(t *testing.T) {
 	for {
 		if _, err := fr.ReadFrame(); err != nil {
 			break // closed
+		}
+	}
+}
+
+// TestH2ServerStreamEnds: a response without a body (an empty 200, an
+// answer to HEAD) ends its stream exactly once, on its HEADERS, and one
+// with a body on its last DATA: no frame for the stream follows. A PING
+// after the requests marks the end of what the server sent for them.
+func TestH2ServerStreamEnds(t *testing.T) {
+	li := startLeanInbound(t, newTestApp(), nil)
+	fr, c := rawH2Client(t, li)
+	defer c.Close()
+	p := &badPeer{c: c, fr: fr}
+	p.enc = hpack.NewEncoder(&p.buf)
+	p.headers(1, true, reqFields("GET", "/empty")...)
+	p.headers(3, true, reqFields("HEAD", "/")...)
+	p.headers(5, true, reqFields("GET", "/")...)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	ended := map[uint32]bool{}
+	pinged := false
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := f.Header().StreamID
+		if id != 0 && ended[id] {
+			t.Errorf("%v on stream %d after its END_STREAM", f.Header().Type, id)
+		}
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			ended[id] = f.StreamEnded()
+			if want := map[uint32]bool{1: true, 3: true, 5: false}[id]; f.StreamEnded() != want {
+				t.Errorf("stream %d: HEADERS END_STREAM %v, want %v", id, f.StreamEnded(), want)
+			}
+		case *http2.DataFrame:
+			ended[id] = f.StreamEnded()
+		case *http2.PingFrame:
+			if f.IsAck() {
+				if !ended[1] || !ended[3] || !ended[5] {
+					t.Errorf("streams ended: %v", ended)
+				}
+				return
+			}
+		}
+		if !pinged && ended[1] && ended[3] && ended[5] {
+			pinged = true
+			fr.WritePing(false, [8]byte{9})
 		}
 	}
 }

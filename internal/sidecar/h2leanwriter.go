@@ -97,18 +97,23 @@ func (w *h2ResponseWriter) send(p []byte, end bool) error {
 		return err
 	}
 	bodyLen := len(w.pending) + len(p)
+	endHere := end && !trailers // END_STREAM goes on this batch's last HEADERS or DATA
+	ended := false
 	var err error
 	if !w.committed {
 		w.committed = true
-		w.encodeHead(end && !trailers, bodyLen)
-		err = sc.writeBlock(st.id, end && !trailers && (bodyLen == 0 || w.noBody))
+		w.encodeHead(endHere, bodyLen)
+		ended = endHere && (bodyLen == 0 || w.noBody)
+		err = sc.writeBlock(st.id, ended)
 	}
 	if err == nil && len(w.pending) > 0 {
-		err = sc.writeData(st.id, &st.sendWin, w.pending, end && !trailers && len(p) == 0, stopped)
+		last := endHere && len(p) == 0
+		err = sc.writeData(st.id, &st.sendWin, w.pending, last, stopped)
+		ended = ended || last
 		w.pending = w.pending[:0]
 	}
-	if err == nil && (len(p) > 0 || end && !trailers && bodyLen == 0 && !w.noBody) {
-		err = sc.writeData(st.id, &st.sendWin, p, end && !trailers, stopped)
+	if err == nil && !ended && (len(p) > 0 || endHere) {
+		err = sc.writeData(st.id, &st.sendWin, p, endHere, stopped)
 	}
 	if err == nil && trailers {
 		w.encodeTrailers()
@@ -134,7 +139,11 @@ func (st *h2ServerStream) stopped() error {
 // before its head was sent gets its exact Content-Length. Caller holds wmu.
 func (w *h2ResponseWriter) encodeHead(complete bool, bodyLen int) {
 	sc := w.st.sc
-	sc.field(":status", strconv.Itoa(w.status))
+	status := "200"
+	if w.status != http.StatusOK {
+		status = strconv.Itoa(w.status)
+	}
+	sc.field(":status", status)
 	h := w.header
 	for k, vv := range h {
 		if h2ConnectionHeader(k) || k == "Trailer" || strings.HasPrefix(k, http.TrailerPrefix) ||
