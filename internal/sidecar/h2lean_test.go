@@ -48,7 +48,7 @@ func newMeshCerts(t testing.TB) meshCerts {
 //	/echo        the request body back, with its length in X-Got
 //	/trailer     "body", then a trailer X-Sum: 42
 //	/empty       200 without a body
-//	/wait        blocks until release is closed
+//	/wait        blocks until release is closed (or the request ends)
 //	anything else "hello"
 type testApp struct {
 	release chan struct{}
@@ -89,8 +89,11 @@ func (a *testApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	case "/wait":
 		a.waiting <- struct{}{}
-		<-a.release
-		io.WriteString(w, "released")
+		select {
+		case <-a.release:
+			io.WriteString(w, "released")
+		case <-r.Context().Done():
+		}
 	default:
 		io.WriteString(w, "hello")
 	}
@@ -352,6 +355,37 @@ func TestH2ServerStreamEnds(t *testing.T) {
 			pinged = true
 			fr.WritePing(false, [8]byte{9})
 		}
+	}
+}
+
+// TestH2ServerClientGoesAway: a stream the client resets while its request
+// waits for the application ends that request, and a client that closes
+// the connection in the middle of a large response ends the connection's
+// requests and goroutines; neither leaves anything behind.
+func TestH2ServerClientGoesAway(t *testing.T) {
+	li := startLeanInbound(t, newTestApp(), nil)
+	fr, c := rawH2Client(t, li)
+	p := &badPeer{c: c, fr: fr}
+	p.enc = hpack.NewEncoder(&p.buf)
+	p.headers(1, true, reqFields("GET", "/wait")...)
+	for li.p.m.pending.Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	for li.p.m.pending.Load() != 0 {
+		time.Sleep(time.Millisecond) // the reset request ends
+	}
+	p.headers(3, true, reqFields("GET", "/big?n=4194304")...)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if _, err := untilFrame(fr, func(f http2.Frame) bool { _, ok := f.(*http2.DataFrame); return ok }); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for li.p.m.open.Load() != 0 || li.p.m.pending.Load() != 0 {
+		time.Sleep(time.Millisecond) // the connection's goroutines end
+	}
+	if err := h2Request(li.addr, li.certs.client); err != nil {
+		t.Errorf("afterwards: %v", err)
 	}
 }
 
