@@ -383,3 +383,55 @@ func TestH2ClientDeadPeer(t *testing.T) {
 		t.Errorf("after the dead connection: %v %q", err, b)
 	}
 }
+
+// TestH2ClientFlowControl: a request body larger than the peer's windows
+// (1000 bytes per stream, as its SETTINGS say, and the connection's 65535)
+// is sent as the peer's WINDOW_UPDATEs allow, whole and in order.
+func TestH2ClientFlowControl(t *testing.T) {
+	certs := newMeshCerts(t)
+	body := pattern(h2MaxBody)
+	got := make(chan []byte, 1)
+	addr := startRawPeer(t, certs, func(n int, p *peerConn) {
+		// A GET first, so that the client knows the windows before the POST.
+		id := p.firstStream(p.handshake(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1000}))
+		p.respond(id, 200, []byte("hi"), true)
+		var b []byte
+		for {
+			f, err := p.fr.ReadFrame()
+			if err != nil {
+				got <- b
+				return
+			}
+			d, ok := f.(*http2.DataFrame)
+			if !ok {
+				continue
+			}
+			if len(d.Data()) > 1000 {
+				t.Errorf("a DATA frame of %d bytes with a 1000-byte window", len(d.Data()))
+			}
+			b = append(b, d.Data()...)
+			if d.StreamEnded() {
+				got <- b
+				p.respond(d.StreamID, 200, []byte(strconv.Itoa(len(b))), true)
+				p.nextStream()
+				return
+			}
+			if len(d.Data()) > 0 {
+				p.fr.WriteWindowUpdate(d.StreamID, uint32(len(d.Data())))
+				p.fr.WriteWindowUpdate(0, uint32(len(d.Data())))
+			}
+		}
+	})
+	tr := leanClient(certs, rtFunc(noFallback))
+	defer tr.CloseIdleConnections()
+	if _, b, err := roundTrip(t, tr, "GET", "https://"+addr+"/", nil); err != nil || string(b) != "hi" {
+		t.Fatalf("GET: %v %q", err, b)
+	}
+	_, b, err := roundTrip(t, tr, "POST", "https://"+addr+"/", body)
+	if err != nil || string(b) != strconv.Itoa(len(body)) {
+		t.Errorf("POST %d bytes: %v %q", len(body), err, b)
+	}
+	if sent := <-got; !bytes.Equal(sent, body) {
+		t.Errorf("the peer received %d bytes, not the body", len(sent))
+	}
+}
