@@ -250,6 +250,7 @@ type h2ClientStream struct {
 	in       h2Inbox
 	resp     *http.Response // set by the reader when the final headers came
 	trailer  http.Header
+	body     h2ClientBody
 	sendWin  int32 // under wmu
 	reset    error // under mu: RST_STREAM or GOAWAY ended the sending side
 }

@@ -138,7 +138,8 @@ func (cc *h2ClientConn) onHeaders(f *http2.MetaHeadersFrame) error {
 		resp.Body, resp.ContentLength = http.NoBody, 0
 		cc.endStream(st)
 	} else {
-		resp.Body = &h2ClientBody{cc: cc, st: st, ctx: st.req.Context()}
+		st.body = h2ClientBody{cc: cc, st: st, ctx: st.req.Context()}
+		resp.Body = &st.body
 	}
 	st.resp = resp
 	cc.dirty = append(cc.dirty, st)

@@ -301,6 +301,7 @@ func (h *h2Framing) refund(id uint32, stream, conn int) {
 // h2Inbox is what one stream received and its consumer has not read yet,
 // under the connection's stream lock.
 type h2Inbox struct {
+	buf    *[]byte // from bufPool, backing data until drop
 	data   []byte
 	off    int
 	end    bool  // END_STREAM arrived
@@ -333,6 +334,10 @@ func (in *h2Inbox) put(f *http2.DataFrame) (int, error) {
 	pad := int(f.Length) - len(f.Data())
 	in.window -= int(f.Length)
 	in.unread += pad
+	if in.buf == nil && len(f.Data()) > 0 {
+		in.buf = bufPool.Get().(*[]byte)
+		in.data = (*in.buf)[:0]
+	}
 	in.data = append(in.data, f.Data()...)
 	return pad, nil
 }
@@ -374,10 +379,15 @@ func (in *h2Inbox) read(h *h2Framing, mu *sync.Mutex, id uint32, p []byte, ctx c
 	return n, nil
 }
 
-// drop discards what is buffered (the consumer is gone) and returns how
-// many bytes that frees on the connection. Caller holds mu.
+// drop discards what is buffered (the consumer is done or gone), returns
+// the buffer to its pool and says how many unread bytes that frees on the
+// connection. Caller holds mu.
 func (in *h2Inbox) drop() int {
 	n := len(in.data) - in.off
 	in.data, in.off = nil, 0
+	if in.buf != nil {
+		bufPool.Put(in.buf)
+		in.buf = nil
+	}
 	return n
 }

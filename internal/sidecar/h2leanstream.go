@@ -223,6 +223,7 @@ func (st *h2ServerStream) run(req *http.Request, tooLarge bool) {
 			sc.resetStream(st.id, http2.ErrCodeInternal, errStreamCanceled)
 		}
 		st.close()
+		w.release()
 		sc.wg.Done()
 	}()
 	if tooLarge {

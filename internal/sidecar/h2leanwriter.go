@@ -21,6 +21,7 @@ type h2ResponseWriter struct {
 	committed bool // HEADERS are written
 	ended     bool // END_STREAM is written
 	pending   []byte
+	buf       *[]byte // from bufPool, backing pending until release
 	err       error
 }
 
@@ -52,6 +53,10 @@ func (w *h2ResponseWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if !w.committed && len(w.pending)+len(p) <= h2HoldBack {
+		if w.buf == nil {
+			w.buf = bufPool.Get().(*[]byte)
+			w.pending = (*w.buf)[:0]
+		}
 		w.pending = append(w.pending, p...)
 		return len(p), nil
 	}
@@ -125,6 +130,14 @@ func (w *h2ResponseWriter) send(p []byte, end bool) error {
 	w.ended = end
 	w.err = err
 	return err
+}
+
+// release returns the held-back body's buffer once the response is done.
+func (w *h2ResponseWriter) release() {
+	if w.buf != nil {
+		bufPool.Put(w.buf)
+		w.buf, w.pending = nil, nil
+	}
 }
 
 // stopped is why the stream may send no more (nil: it may). Called under
