@@ -473,6 +473,19 @@ func TestH2LeanMesh(t *testing.T) {
 	if string(b) != "body" || resp.Trailer.Get("X-Sum") != "42" {
 		t.Errorf("trailer through the mesh: %q %v", b, resp.Trailer)
 	}
+	resp, err = c.Head(base + "/big?n=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != 100 || len(b) != 0 {
+		t.Errorf("HEAD through the mesh: %s, length %d, %d body bytes", resp.Status, resp.ContentLength, len(b))
+	}
+	resp, b = mustGet(t, c, base+"/empty")
+	if resp.StatusCode != 200 || resp.ContentLength != 0 || len(b) != 0 {
+		t.Errorf("empty answer through the mesh: %s, length %d, %q", resp.Status, resp.ContentLength, b)
+	}
 }
 
 var errNoFrame = errors.New("no such frame")
