@@ -179,44 +179,6 @@ func cpuTime() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// BenchmarkMeshConnWrite: what the inbound sidecar's HTTP/2 server pays to
-// hand a response's two frames (HEADERS, DATA) to the connection, each from
-// a new goroutine as its writeFrameAsync does, through a meshConn or
-// straight to TLS. cpu-us/op counts the whole process (the writer, the TLS
-// records, the syscalls and the reading peer), since with more than one P
-// the writer's work happens beside the loop.
-func BenchmarkMeshConnWrite(b *testing.B) {
-	frames := [][]byte{make([]byte, 40), make([]byte, 1033)}
-	for _, wrap := range []bool{false, true} {
-		name := "tls"
-		if wrap {
-			name = "meshConn"
-		}
-		b.Run(name, func(b *testing.B) {
-			m, cc := tlsPair(b)
-			var w io.Writer = m.Conn
-			if wrap {
-				w = m
-			}
-			go io.Copy(io.Discard, cc)
-			done := make(chan struct{})
-			b.ReportAllocs()
-			b.SetBytes(int64(len(frames[0]) + len(frames[1])))
-			cpu := cpuTime()
-			for b.Loop() {
-				for _, f := range frames {
-					go func() {
-						w.Write(f)
-						done <- struct{}{}
-					}()
-					<-done
-				}
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-us/op")
-		})
-	}
-}
-
 // BenchmarkUpstreamClient: one request without a body and its 1 KiB
 // response over a keep-alive loopback connection, through net/http's
 // Transport and through the lean client that carries such requests

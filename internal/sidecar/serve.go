@@ -130,9 +130,7 @@ func (p *Proxy) server(cfg Config, errLog io.Writer) (*http.Server, error) {
 		}
 		srv.TLSConfig = tc
 		protos.SetHTTP2(true)
-		if err := serveMeshH2(srv); err != nil {
-			return nil, err
-		}
+		serveMeshH2(srv, p)
 	} else {
 		protos.SetHTTP1(true)
 		protos.SetUnencryptedHTTP2(true)

@@ -50,7 +50,7 @@ func newTransport(cfg Config) (http.RoundTripper, error) {
 			PingTimeout:     5 * time.Second,
 		}
 		t.Protocols = protos
-		return t, nil
+		return newH2Transport(t.DialContext, tc, t, cfg.ConnectTimeout), nil
 	}
 	protos.SetHTTP1(true)
 	t.Protocols = protos
