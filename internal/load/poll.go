@@ -17,7 +17,7 @@ import (
 //
 // The loop's goroutine blocks its thread in epoll_pwait2 with the time to
 // the next thing to do as its timeout, the thread's timer slack cut to 1 ns
-// so that the kernel does not round the timeout up (see tuneThread). A
+// so that the kernel does not round the timeout up (see cutSlack). A
 // wake-up is then one switch into the thread that sends. The call is raw:
 // the runtime is not told of it and the loop keeps its P (see addProcs for
 // how the rest of the process keeps one). Through Go's netpoller, or with
@@ -36,7 +36,7 @@ type poller struct {
 	// pwait2: the kernel has epoll_pwait2 (Linux 5.11); without it the
 	// loop sets the timerfd and blocks in epoll_wait.
 	pwait2 bool
-	// slackTid is the thread tuneThread last readied.
+	// slackTid is the thread whose timer slack was cut (see cutSlack).
 	slackTid int
 	// kbase is CLOCK_MONOTONIC at engine.base, for absolute timerfd times.
 	kbase int64
@@ -122,35 +122,19 @@ func (p *poller) open() error {
 	return nil
 }
 
-// tuneThread readies the thread the loop runs on for sending on time. It
-// sets the thread's timer slack to 1 ns, so that the kernel does not delay
-// epoll_pwait2's timeout by the default 50 µs, and, where the process may
-// (root, or CAP_SYS_NICE), its nice value to loopNice. Both are a thread's
-// own; the loop's goroutine is not locked to a thread (a locked goroutine
-// that the runtime preempts costs a hand-off of its P and two futex
-// wake-ups to get back), so the thread is checked on every wait, which
-// costs a gettid. A thread the loop leaves keeps the settings for whatever
-// goroutine runs on it next: harmless for the runtime's own work.
-func (p *poller) tuneThread() {
-	tid := unix.Gettid()
-	if tid == p.slackTid {
-		return
+// cutSlack sets the timer slack of the thread the loop runs on to 1 ns, so
+// that the kernel does not delay epoll_pwait2's timeout by the default
+// 50 µs. Slack is a thread's own; the loop's goroutine is not locked to a
+// thread (a locked goroutine that the runtime preempts costs a hand-off of
+// its P and two futex wake-ups to get back), so the thread is checked on
+// every wait, which costs a gettid.
+func (p *poller) cutSlack() {
+	if tid := unix.Gettid(); tid != p.slackTid {
+		if unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) == nil {
+			p.slackTid = tid
+		}
 	}
-	if unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0) == nil {
-		p.slackTid = tid
-	}
-	_ = unix.Setpriority(unix.PRIO_PROCESS, tid, loopNice)
 }
-
-// loopNice is the nice value of the loop's thread where the process may set
-// it. The load generator shares the host's CPUs with what it measures;
-// when both want a CPU at once, the loop goes first, so that a send leaves
-// on time and the wait falls on the path, whose response time shows it,
-// rather than on the schedule, which would count the send late. The loop
-// uses the same CPU per request either way. On a 2-vCPU KVM guest at 30k
-// req/s against nginx, nice -10 cut the sends more than 1 ms late by half
-// to two thirds (scripts/loadgen-cost.sh).
-const loopNice = -10
 
 // epollPwait2 waits at most timeout for epfd's events, raw (see poller).
 func (p *poller) epollPwait2(timeout *unix.Timespec) (int, error) {
@@ -223,7 +207,7 @@ func (p *poller) waitUntil(target, now int64) wakeup {
 	case target <= now:
 		n, err = rawEpollPoll(p.epfd, p.events)
 	case p.pwait2:
-		p.tuneThread()
+		p.cutSlack()
 		ts := unix.NsecToTimespec(target - now)
 		n, err = p.epollPwait2(&ts)
 	default:
