@@ -21,9 +21,10 @@
 // not delayed by a hand-off. And because responses carry their receive
 // timestamps, the loop need not wake for a response when its next send is
 // due within 2 ms: it reads the response then, at no cost to accuracy,
-// which leaves one wake-up per request; with Config.SendBatch set, at high
-// rates one per few requests, at some cost in accuracy. Above 40k req/s several loops split the schedule, one per
-// CPU the process may use (loops.go).
+// which leaves one wake-up per request; with Config.SendBatch, which groups
+// the schedule's requests into short slots, one per slot. Above 40k req/s
+// several loops split the schedule, one per CPU the process may use
+// (loops.go).
 //
 // What is recorded, and why:
 //   - Every request intended inside the measured window is counted in
