@@ -251,6 +251,7 @@ type h2ClientStream struct {
 	resp     *http.Response // set by the reader when the final headers came
 	trailer  http.Header
 	body     h2ClientBody
+	got      int64 // response body bytes received, for bodyLengthOK
 	sendWin  int32 // under wmu
 	reset    error // under mu: RST_STREAM or GOAWAY ended the sending side
 }

@@ -435,3 +435,45 @@ func TestH2ClientFlowControl(t *testing.T) {
 		t.Errorf("the peer received %d bytes, not the body", len(sent))
 	}
 }
+
+// TestH2ClientBodyLength: a response body shorter or longer than its
+// content-length fails to read instead of passing for complete; one that
+// matches, and a HEAD response whose content-length describes a body it
+// does not carry, read cleanly.
+func TestH2ClientBodyLength(t *testing.T) {
+	certs := newMeshCerts(t)
+	addr := startRawPeer(t, certs, func(n int, p *peerConn) {
+		id := p.firstStream(p.handshake())
+		for {
+			switch n {
+			case 1:
+				p.respond(id, 200, []byte("short"), true, "content-length", "10")
+			case 2:
+				p.respond(id, 200, []byte("much too long"), true, "content-length", "4")
+			case 3:
+				p.respond(id, 200, []byte("exact"), true, "content-length", "5")
+			default:
+				p.respond(id, 200, nil, false, "content-length", "1234")
+				p.fr.WriteData(id, true, nil)
+			}
+			if id = p.nextStream(); id == 0 {
+				return
+			}
+		}
+	})
+	cases := []struct {
+		method string
+		ok     bool
+		body   string
+	}{{"GET", false, ""}, {"GET", false, ""}, {"GET", true, "exact"}, {"HEAD", true, ""}}
+	for i, c := range cases {
+		// A new client each time, so that each request meets its own
+		// connection (n above) even after a reset.
+		tr := leanClient(certs, rtFunc(noFallback))
+		_, b, err := roundTrip(t, tr, c.method, "https://"+addr+"/", nil)
+		tr.CloseIdleConnections()
+		if c.ok && (err != nil || string(b) != c.body) || !c.ok && err == nil {
+			t.Errorf("case %d (%s): body %q, error %v; want ok %v", i+1, c.method, b, err, c.ok)
+		}
+	}
+}

@@ -112,6 +112,9 @@ func (cc *h2ClientConn) onHeaders(f *http2.MetaHeadersFrame) error {
 		if !f.StreamEnded() || len(f.PseudoFields()) > 0 {
 			return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol}
 		}
+		if !st.bodyLengthOK(true) {
+			return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol, Cause: errRespLength}
+		}
 		st.trailer = fieldsHeader(f.RegularFields())
 		cc.endStream(st)
 		return nil
@@ -188,6 +191,13 @@ func (cc *h2ClientConn) onData(f *http2.DataFrame) error {
 	}
 	pad, err := st.in.put(f)
 	if err == nil {
+		st.got += int64(len(f.Data()))
+		if !st.bodyLengthOK(f.StreamEnded()) {
+			// The bytes are in the stream's inbox: the reset frees them.
+			cc.mu.Unlock()
+			cc.refund(0, 0, pad)
+			return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol, Cause: errRespLength}
+		}
 		if f.StreamEnded() {
 			cc.endStream(st)
 		} else if len(f.Data()) > 0 {
@@ -304,4 +314,20 @@ func (cc *h2ClientConn) die(err error) {
 	}
 	cc.mu.Unlock()
 	cc.wakeDirty()
+}
+
+// errRespLength: a response body whose DATA frames add up to more than its
+// content-length, or end short of it, is malformed (RFC 9113, 8.1.1).
+var errRespLength = errors.New("response body length differs from its content-length")
+
+// bodyLengthOK reports whether the body received so far agrees with the
+// response's content-length, ended is whether the stream ends here. A
+// response to HEAD, and a 204 or 304, carries no body whatever its
+// content-length says.
+func (st *h2ClientStream) bodyLengthOK(ended bool) bool {
+	cl := st.resp.ContentLength
+	if cl < 0 || st.req.Method == http.MethodHead || st.resp.StatusCode == http.StatusNoContent || st.resp.StatusCode == http.StatusNotModified {
+		return true
+	}
+	return st.got <= cl && (!ended || st.got == cl)
 }
