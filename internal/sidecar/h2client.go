@@ -30,6 +30,9 @@ type h2Transport struct {
 	fallback http.RoundTripper
 	// handshake bounds the TLS handshake; 0 means none.
 	handshake time.Duration
+	// idlePing is how long a connection may be silent before it is
+	// checked (h2IdlePing).
+	idlePing time.Duration
 
 	mu    sync.Mutex
 	peers map[string]*h2Peer
@@ -50,7 +53,7 @@ const h2MaxBody = 64 << 10
 const h2Retries = 3
 
 func newH2Transport(dial func(ctx context.Context, network, addr string) (net.Conn, error), tc *tls.Config, fallback http.RoundTripper, handshake time.Duration) *h2Transport {
-	return &h2Transport{dial: dial, tls: tc, fallback: fallback, handshake: handshake, peers: map[string]*h2Peer{}}
+	return &h2Transport{dial: dial, tls: tc, fallback: fallback, handshake: handshake, idlePing: h2IdlePing, peers: map[string]*h2Peer{}}
 }
 
 // leanH2 reports whether req takes the lean client.
@@ -161,7 +164,7 @@ func (t *h2Transport) dialConn(ctx context.Context, addr string) (*h2ClientConn,
 		tc.Close()
 		return nil, err
 	}
-	go cc.readLoop()
+	go cc.readLoop(t.idlePing)
 	return cc, nil
 }
 
@@ -230,6 +233,8 @@ type h2ClientConn struct {
 	// A request that gave up waiting makes the connection suspect: a PING
 	// must come back within h2PingTimeout, or it is closed.
 	pinging, pingAcked atomic.Bool
+	// framesRead counts the frames the reader parsed, for watchIdle.
+	framesRead atomic.Uint64
 
 	// Under mu (after wmu when both are held).
 	mu        sync.Mutex

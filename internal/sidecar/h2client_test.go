@@ -477,3 +477,55 @@ func TestH2ClientBodyLength(t *testing.T) {
 		}
 	}
 }
+
+// TestH2ClientIdlePing: a connection that stays silent (its peer answered a
+// request, then stopped answering anything, PINGs included) is checked
+// with a PING once idle and closed when the PING goes unanswered, with no
+// request waiting on it; the next request dials a new one.
+func TestH2ClientIdlePing(t *testing.T) {
+	defer func(d time.Duration) { h2PingTimeout = d }(h2PingTimeout)
+	h2PingTimeout = 50 * time.Millisecond
+	certs := newMeshCerts(t)
+	closed := make(chan struct{})
+	pinged := make(chan struct{}, 1)
+	addr := startRawPeer(t, certs, func(n int, p *peerConn) {
+		id := p.firstStream(p.handshake())
+		p.respond(id, 200, []byte("alive"), true)
+		if n > 1 {
+			p.nextStream()
+			return
+		}
+		for {
+			f, err := p.fr.ReadFrame()
+			if err != nil {
+				close(closed)
+				return
+			}
+			if pf, ok := f.(*http2.PingFrame); ok && !pf.IsAck() {
+				select {
+				case pinged <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	tr := leanClient(certs, rtFunc(noFallback))
+	tr.idlePing = 30 * time.Millisecond
+	defer tr.CloseIdleConnections()
+	if _, b, err := roundTrip(t, tr, "GET", "https://"+addr+"/", nil); err != nil || string(b) != "alive" {
+		t.Fatalf("first request: %v %q", err, b)
+	}
+	for _, ev := range []struct {
+		ch   chan struct{}
+		what string
+	}{{pinged, "idle PING"}, {closed, "close of the silent connection"}} {
+		select {
+		case <-ev.ch:
+		case <-time.After(10 * time.Second): // only against a broken client
+			t.Fatalf("%s: none within 10 s", ev.what)
+		}
+	}
+	if _, b, err := roundTrip(t, tr, "GET", "https://"+addr+"/", nil); err != nil || string(b) != "alive" {
+		t.Errorf("after the silent connection: %v %q", err, b)
+	}
+}

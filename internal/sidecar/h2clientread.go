@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -15,8 +16,37 @@ import (
 // touched only once no whole frame is left in its read buffer, so that a
 // response whose HEADERS and DATA arrived together is handed over once.
 
-func (cc *h2ClientConn) readLoop() {
+func (cc *h2ClientConn) readLoop(idlePing time.Duration) {
+	done := make(chan struct{})
+	go cc.watchIdle(idlePing, done)
 	cc.die(cc.readFrames())
+	close(done)
+}
+
+// h2IdlePing is how long a connection may go without a frame from its
+// peer before it is checked with a PING (x/net's SendPingTimeout as the
+// sidecar configured its Transport): a peer that died without closing is
+// then found before a request waits on it.
+const h2IdlePing = 10 * time.Second
+
+// watchIdle makes the connection suspect (see suspect) each time idle
+// passes without a frame read, until done is closed.
+func (cc *h2ClientConn) watchIdle(idle time.Duration, done <-chan struct{}) {
+	t := time.NewTicker(idle)
+	defer t.Stop()
+	var last uint64
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if n := cc.framesRead.Load(); n != last {
+			last = n
+		} else {
+			cc.suspect()
+		}
+	}
 }
 
 func (cc *h2ClientConn) readFrames() error {
@@ -26,6 +56,7 @@ func (cc *h2ClientConn) readFrames() error {
 		}
 		f, err := cc.fr.ReadFrame()
 		if err == nil {
+			cc.framesRead.Add(1)
 			err = cc.handle(f)
 		}
 		if err == nil {
