@@ -45,7 +45,7 @@ func (w *h1Writer) WriteHeader(code int) {
 		return // the proxy sends no informational responses
 	}
 	w.status = code
-	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	w.noBody = noBody(w.req.Method, code)
 	if cl, ok := w.header["Content-Length"]; ok {
 		if n, err := parseContentLength(cl); err == nil {
 			w.remaining = n

@@ -357,7 +357,7 @@ var errRespLength = errors.New("response body length differs from its content-le
 // content-length says.
 func (st *h2ClientStream) bodyLengthOK(ended bool) bool {
 	cl := st.resp.ContentLength
-	if cl < 0 || st.req.Method == http.MethodHead || st.resp.StatusCode == http.StatusNoContent || st.resp.StatusCode == http.StatusNotModified {
+	if cl < 0 || noBody(st.req.Method, st.resp.StatusCode) {
 		return true
 	}
 	return st.got <= cl && (!ended || st.got == cl)

@@ -39,7 +39,7 @@ func (w *h2ResponseWriter) WriteHeader(code int) {
 		return // the proxy sends no informational responses
 	}
 	w.status = code
-	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	w.noBody = noBody(w.req.Method, code)
 }
 
 func (w *h2ResponseWriter) Write(p []byte) (int, error) {

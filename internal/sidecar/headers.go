@@ -79,3 +79,9 @@ func trimSpace(s string) string {
 	}
 	return s
 }
+
+// noBody reports whether a response to method with status code carries no
+// body whatever its headers say: one to HEAD, a 204 or a 304 (RFC 9110 6.4.1).
+func noBody(method string, code int) bool {
+	return method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+}
