@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshbench/meshbench/internal/cli"
 	"github.com/meshbench/meshbench/internal/errext"
+	"github.com/meshbench/meshbench/internal/proc"
 )
 
 func main() {
@@ -34,5 +35,9 @@ func run() int {
 		<-sigs
 		os.Exit(errext.Interrupted)
 	}()
-	return cli.Main(ctx, cli.OSWorld())
+	code := cli.Main(ctx, cli.OSWorld())
+	// Every child has been stopped; let the reaper see that and exit
+	// before meshbench does.
+	proc.StopReaper()
+	return code
 }

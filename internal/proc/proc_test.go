@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 		select {}
 	case "orphans", "orphans-exit", "orphans-replace":
 		os.Exit(orphansHelper(os.Getenv(helperEnv)))
+	case "stop-reaper":
+		os.Exit(stopReaperHelper())
 	case "listen":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

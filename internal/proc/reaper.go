@@ -154,9 +154,11 @@ func sessionMembers(root string, pgid, sid int) []int {
 // still in force, so that a reaper that died (someone killed it) can be
 // replaced and told everything again.
 var watch = struct {
-	mu     sync.Mutex
-	pipe   *os.File // nil until started, and after a write failed
-	pid    int      // the reaper's, for tests
+	mu   sync.Mutex
+	pipe *os.File // nil until started, and after a write failed
+	pid  int      // the reaper's, for tests
+	// exited is closed when the reaper started with pipe has exited.
+	exited chan struct{}
 	groups map[int]bool
 	dirs   map[string]bool
 }{groups: map[int]bool{}, dirs: map[string]bool{}}
@@ -218,8 +220,12 @@ func startReaper() error {
 		w.Close()
 		return fmt.Errorf("starting the reaper: %w", err)
 	}
-	go cmd.Wait() // reaps it should it die before meshbench
-	watch.pid = cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { // reaps it should it die before meshbench, or when StopReaper waits
+		cmd.Wait()
+		close(exited)
+	}()
+	watch.pid, watch.exited = cmd.Process.Pid, exited
 	var b strings.Builder
 	for pg := range watch.groups {
 		fmt.Fprintf(&b, "+g %d\n", pg)
@@ -233,6 +239,31 @@ func startReaper() error {
 	}
 	watch.pipe = w
 	return nil
+}
+
+// reaperExitWait bounds how long StopReaper waits for the reaper.
+const reaperExitWait = 3 * time.Second
+
+// StopReaper is for a process that is about to exit in order: it closes
+// the reaper's pipe, as the exit would, and waits (at most reaperExitWait)
+// until the reaper has ended what is still listed and exited, so that not
+// even the reaper outlives the process. A child started afterwards starts
+// a new reaper.
+func StopReaper() {
+	watch.mu.Lock()
+	pipe, exited := watch.pipe, watch.exited
+	watch.pipe, watch.exited = nil, nil
+	watch.mu.Unlock()
+	if pipe != nil {
+		pipe.Close()
+	}
+	if exited == nil {
+		return
+	}
+	select {
+	case <-exited:
+	case <-time.After(reaperExitWait):
+	}
 }
 
 // ensureReaper starts the reaper if it is not running, so that it exists

@@ -243,3 +243,35 @@ func TestCleanUpSession(t *testing.T) {
 		t.Errorf("orphan %d of a group in this session survived cleanUp", orphan)
 	}
 }
+
+// stopReaperHelper starts and stops a child, so that a reaper runs, then
+// calls StopReaper and says whether the reaper still exists.
+func stopReaperHelper() int {
+	g := NewGroup()
+	if _, err := g.Start(context.Background(), Spec{Name: "true", Path: "true"}); err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	g.Close(time.Second)
+	reaper := watch.pid
+	StopReaper()
+	if syscall.Kill(reaper, 0) == nil {
+		fmt.Println("reaper alive")
+	} else {
+		fmt.Println("reaper gone")
+	}
+	return 0
+}
+
+// TestStopReaper: a process that stops its children and then StopReaper
+// has no reaper left when StopReaper returns (meshbench calls it just
+// before it exits, so that no process it started outlives it).
+func TestStopReaper(t *testing.T) {
+	t.Parallel()
+	h := exec.Command(os.Args[0], "-test.run=^$")
+	h.Env = append(os.Environ(), helperEnv+"=stop-reaper")
+	out, err := h.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "reaper gone" {
+		t.Errorf("helper: %v: %s", err, out)
+	}
+}
