@@ -7,7 +7,7 @@
 # For each rate it runs every tool REPEATS times, rotating the order each round so that drift of a
 # noisy host spreads over all tools, each for SECS with CONNS connections under /usr/bin/time, and
 # prints per tool and rate the medians of: CPU seconds (user+system, process start included) per
-# 10k requests, achieved rate, p50 and p99 in ms as each tool reports them, and meshbench's late
+# 10k requests (and the lowest and highest of the REPEATS runs), achieved rate, p50 and p99 in ms as each tool reports them, and meshbench's late
 # sends (more than 1 ms after the intended time) in percent of its requests: late_% all of them,
 # loop_% those the load generator itself sent late (the rest waited for one of the CONNS
 # connections, all busy with slow responses).
@@ -173,7 +173,7 @@ def med(xs):
 def fmt(v, f):
     return f"{'-':>{int(f.split('.')[0])}}" if v is None else format(v, f)
 
-print(f"{'tool':<10} {'rate':>7} {'cpu_s/10k':>10} {'achieved':>10} {'p50_ms':>8} {'p99_ms':>8} {'late_%':>7} {'loop_%':>7} {'runs':>5}")
+print(f"{'tool':<10} {'rate':>7} {'cpu_s/10k':>10} {'cpu_range':>12} {'achieved':>10} {'p50_ms':>8} {'p99_ms':>8} {'late_%':>7} {'loop_%':>7} {'runs':>5}")
 for rate in rates:
     for tool in tools:
         rows = []
@@ -185,6 +185,7 @@ for rate in rates:
             except (OSError, ValueError, KeyError, IndexError, AttributeError, StopIteration, ZeroDivisionError) as e:
                 print(f"# {tool} at {rate} round {r + 1}: no result ({type(e).__name__}: {e})", file=sys.stderr)
         cols = [med(c) for c in zip(*rows)] if rows else [None] * 6
-        print(f"{tool:<10} {rate:>7} {fmt(cols[0], '10.3f')} {fmt(cols[1], '10.0f')} {fmt(cols[2], '8.3f')} "
+        span = f"{min(r[0] for r in rows):.3f}-{max(r[0] for r in rows):.3f}" if rows else "-"
+        print(f"{tool:<10} {rate:>7} {fmt(cols[0], '10.3f')} {span:>12} {fmt(cols[1], '10.0f')} {fmt(cols[2], '8.3f')} "
               f"{fmt(cols[3], '8.3f')} {fmt(cols[4], '7.2f')} {fmt(cols[5], '7.2f')} {len(rows):>5}")
 EOF
