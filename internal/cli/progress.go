@@ -112,6 +112,9 @@ func (p *progress) done(r *results.Path) {
 	if r.Proxy != nil {
 		// MB as the table counts them, 2^20 bytes.
 		extra = fmt.Sprintf(", proxy %.2f CPU s, %.1f MB peak RSS", r.Proxy.CPUSeconds, float64(r.Proxy.MaxRSSBytes)/(1<<20))
+		if r.Proxy.Processes > 1 && r.Proxy.MaxProcessRSSBytes > 0 {
+			extra += fmt.Sprintf(" over %d processes (largest %.1f MB)", r.Proxy.Processes, float64(r.Proxy.MaxProcessRSSBytes)/(1<<20))
+		}
 	}
 	p.Line("  %s: p50 %.3f ms, p99 %.3f ms, %d requests at %.0f/s, %d errors%s",
 		r.Name, r.LatencyMs.P50, r.LatencyMs.P99, r.Requests, r.AchievedRate, r.Errors, extra)

@@ -217,11 +217,11 @@ func (e *execProxy) Targets() []string { return []string{e.target} }
 
 // Usage sums the proxy's whole process group, as a proxy may fork workers.
 func (e *execProxy) Usage(context.Context) (*results.Proxy, error) {
-	cpu, rss, n, err := e.p.GroupUsage()
+	g, err := e.p.GroupUsage()
 	if err != nil {
 		return nil, err
 	}
-	return &results.Proxy{Processes: n, CPUSeconds: cpu, MaxRSSBytes: rss, Version: e.version}, nil
+	return &results.Proxy{Processes: g.Processes, CPUSeconds: g.CPUSeconds, MaxRSSBytes: g.RSSBytes, MaxProcessRSSBytes: g.MaxProcessRSSBytes, Version: e.version}, nil
 }
 
 func (e *execProxy) Stop() error { return e.p.Stop(proxyStopGrace) }

@@ -233,7 +233,7 @@ func (h *haproxy) Usage(ctx context.Context) (*results.Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &results.Proxy{Processes: 1, CPUSeconds: cpu, MaxRSSBytes: rss, Version: "haproxy " + h.version}
+	u := &results.Proxy{Processes: 1, CPUSeconds: cpu, MaxRSSBytes: rss, MaxProcessRSSBytes: rss, Version: "haproxy " + h.version}
 	rows, err := h.showStat(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("haproxy stats: %w", err)

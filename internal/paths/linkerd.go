@@ -278,7 +278,8 @@ func (l *linkerd) Targets() []string { return []string{l.target} }
 // Settings are every setting of the outbound sidecar, as its flags had them.
 func (l *linkerd) Settings() map[string]string { return maps.Clone(l.settings) }
 
-// Usage sums the sidecars' CPU time and peak RSS, and adds the counters
+// Usage sums the sidecars' CPU time and peak RSS (and keeps the largest
+// single sidecar's peak), and adds the counters
 // that tell how the path coped: ejections, retries, retries the budget
 // refused (outbound), and for the mesh the requests the inbound side got
 // over HTTP/2 with TLS.
@@ -291,6 +292,7 @@ func (l *linkerd) Usage(ctx context.Context) (*results.Proxy, error) {
 		}
 		u.CPUSeconds += cpu
 		u.MaxRSSBytes += rss
+		u.MaxProcessRSSBytes = max(u.MaxProcessRSSBytes, rss)
 		m, err := scrapeMetrics(ctx, l.scrape, c.admin)
 		if err != nil {
 			return nil, err

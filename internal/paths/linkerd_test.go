@@ -209,13 +209,15 @@ func TestLinkerdMTLS(t *testing.T) {
 		t.Errorf("counters %v for %d requests", u.Counters, res.Requests)
 	}
 	perProc := u.MaxRSSBytes / int64(u.Processes)
-	t.Logf("mesh at %.0f/s: p50 %v, cpu %.2fs for 3 sidecars, peak RSS %d kB per sidecar",
-		rate, time.Duration(res.Response.ValueAtQuantile(50)), u.CPUSeconds, perProc>>10)
+	t.Logf("mesh at %.0f/s: p50 %v, cpu %.2fs for 3 sidecars, peak RSS %d kB per sidecar, largest %d kB",
+		rate, time.Duration(res.Response.ValueAtQuantile(50)), u.CPUSeconds, perProc>>10, u.MaxProcessRSSBytes>>10)
 	// The RSS target (under 20 MB, beside linkerd2-proxy's ~18 MB) is a
 	// figure for the notes, not an assertion on a shared machine;
-	// what is checked is that the lean sidecar binary was the one measured.
-	if perProc <= 0 {
-		t.Errorf("peak RSS %d", perProc)
+	// what is checked is that the lean sidecar binary was the one measured,
+	// and that the largest sidecar's peak is one of the three that make up
+	// the sum.
+	if perProc <= 0 || u.MaxProcessRSSBytes < perProc || u.MaxProcessRSSBytes >= u.MaxRSSBytes {
+		t.Errorf("peak RSS summed %d, largest %d: want the largest of three, at least their mean and below their sum", u.MaxRSSBytes, u.MaxProcessRSSBytes)
 	}
 	if os.Getenv("MESHBENCH_BIN") == "" && u.Version != "meshbench-sidecar" {
 		t.Errorf("sidecars ran from %q, want the lean meshbench-sidecar", u.Version)

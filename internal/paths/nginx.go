@@ -213,11 +213,11 @@ func (n *nginx) Settings() map[string]string { return maps.Clone(n.settings) }
 // Usage sums the master and its workers (one process group), and reads
 // the stub_status counters.
 func (n *nginx) Usage(ctx context.Context) (*results.Proxy, error) {
-	cpu, rss, procs, err := n.p.GroupUsage()
+	g, err := n.p.GroupUsage()
 	if err != nil {
 		return nil, err
 	}
-	u := &results.Proxy{Processes: procs, CPUSeconds: cpu, MaxRSSBytes: rss, Version: "nginx " + n.version}
+	u := &results.Proxy{Processes: g.Processes, CPUSeconds: g.CPUSeconds, MaxRSSBytes: g.RSSBytes, MaxProcessRSSBytes: g.MaxProcessRSSBytes, Version: "nginx " + n.version}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://nginx/status", nil)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ func TestNginx(t *testing.T) {
 	if u.CPUSeconds <= 0 || u.MaxRSSBytes <= 0 || u.Processes != 2 || !strings.HasPrefix(u.Version, "nginx 1.") {
 		t.Errorf("usage %+v: want CPU, RSS, master and one worker, and a version", u)
 	}
+	if u.MaxProcessRSSBytes <= 0 || u.MaxProcessRSSBytes >= u.MaxRSSBytes {
+		t.Errorf("largest process's peak RSS %d, summed %d: want the largest of two, below their sum", u.MaxProcessRSSBytes, u.MaxRSSBytes)
+	}
 	if u.Counters["requests"] < 40 {
 		t.Errorf("counters %v: want ≥ 40 requests", u.Counters)
 	}

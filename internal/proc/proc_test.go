@@ -278,9 +278,9 @@ func TestUsage(t *testing.T) {
 	if cpu < 0.2 || cpu > 30 || rss < 64<<20 || rss > 1<<30 {
 		t.Errorf("alive: cpu %.2fs, rss %d: want ≥ 0.2 s and ≥ 64 MiB", cpu, rss)
 	}
-	gcpu, grss, n, err := p.GroupUsage()
-	if err != nil || n != 1 || gcpu < cpu || grss != rss {
-		t.Errorf("GroupUsage() = %.2f, %d, %d, %v; want one process as in Usage", gcpu, grss, n, err)
+	g, err := p.GroupUsage()
+	if err != nil || g.Processes != 1 || g.CPUSeconds < cpu || g.RSSBytes != rss || g.MaxProcessRSSBytes != rss {
+		t.Errorf("GroupUsage() = %+v, %v; want one process as in Usage (rss %d)", g, err, rss)
 	}
 	p.Stop(time.Second)
 	cpu2, rss2, err := p.Usage()
@@ -300,9 +300,9 @@ func TestGroupUsage(t *testing.T) {
 	for len(p.Pids()) < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cpu, rss, n, err := p.GroupUsage()
-	if err != nil || n != 3 || rss <= 0 || cpu < 0 {
-		t.Errorf("GroupUsage() = %.2f, %d, %d, %v; want 3 processes", cpu, rss, n, err)
+	g, err := p.GroupUsage()
+	if err != nil || g.Processes != 3 || g.MaxProcessRSSBytes <= 0 || g.RSSBytes <= g.MaxProcessRSSBytes || g.RSSBytes > 3*g.MaxProcessRSSBytes || g.CPUSeconds < 0 {
+		t.Errorf("GroupUsage() = %+v, %v; want 3 processes, the sum of their peaks above the largest and at most 3 times it", g, err)
 	}
 }
 

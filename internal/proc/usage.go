@@ -43,16 +43,27 @@ func (p *Process) Usage() (cpuSeconds float64, maxRSSBytes int64, err error) {
 	}
 }
 
+// GroupUse is what a process group used: CPU time and peak RSS summed over its
+// live processes, the largest single peak, and how many there were.
+type GroupUse struct {
+	CPUSeconds float64
+	// RSSBytes is the sum of each process's peak, which overstates the
+	// group's peak by the pages they share and by peaks that did not
+	// coincide.
+	RSSBytes int64
+	// MaxProcessRSSBytes is the largest peak of any one process.
+	MaxProcessRSSBytes int64
+	Processes          int
+}
+
 // GroupUsage sums Usage over the child and every other live process of its
-// group (nginx's workers, say), and counts them. Peak RSS is the sum of each
-// process's peak, which overstates the group's peak by the pages they share
-// and by peaks that did not coincide.
-func (p *Process) GroupUsage() (cpuSeconds float64, maxRSSBytes int64, processes int, err error) {
-	cpuSeconds, maxRSSBytes, err = p.Usage()
+// group (nginx's workers, say), and counts them.
+func (p *Process) GroupUsage() (GroupUse, error) {
+	cpu, rss, err := p.Usage()
 	if err != nil {
-		return 0, 0, 0, err
+		return GroupUse{}, err
 	}
-	processes = 1
+	g := GroupUse{CPUSeconds: cpu, RSSBytes: rss, MaxProcessRSSBytes: rss, Processes: 1}
 	for _, pid := range groupPids(procRoot, p.pid) {
 		if pid == p.pid {
 			continue
@@ -61,11 +72,12 @@ func (p *Process) GroupUsage() (cpuSeconds float64, maxRSSBytes int64, processes
 		if err != nil {
 			continue // exited, or a zombie, since the group was listed
 		}
-		cpuSeconds += cpu
-		maxRSSBytes += rss
-		processes++
+		g.CPUSeconds += cpu
+		g.RSSBytes += rss
+		g.MaxProcessRSSBytes = max(g.MaxProcessRSSBytes, rss)
+		g.Processes++
 	}
-	return cpuSeconds, maxRSSBytes, processes, nil
+	return g, nil
 }
 
 // Pids lists the live processes of the child's group, the child first if it

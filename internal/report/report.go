@@ -125,6 +125,9 @@ type ProxyUse struct {
 	// compares proxies run at different rates.
 	CPUMsPer1k float64 `json:"cpu_ms_per_1k_requests"`
 	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	// PeakProcessRSSMB is the largest single process's peak; absent when
+	// the result file predates it.
+	PeakProcessRSSMB float64 `json:"peak_process_rss_mb,omitempty"`
 }
 
 // Run is one trial of one path.
@@ -289,6 +292,8 @@ func buildPath(m results.Merged, trials []results.Path) PathReport {
 			Processes: m.Proxy.Processes, Version: m.Proxy.Version,
 			CPUSeconds: round3(m.Proxy.CPUSeconds),
 			PeakRSSMB:  round3(float64(m.Proxy.MaxRSSBytes) / (1 << 20)),
+
+			PeakProcessRSSMB: round3(float64(m.Proxy.MaxProcessRSSBytes) / (1 << 20)),
 		}
 		if m.Requests > 0 {
 			pu.CPUMsPer1k = round3(m.Proxy.CPUSeconds * 1e6 / float64(m.Requests))

@@ -72,7 +72,7 @@ func mergeOne(trials []Path) (Merged, error) {
 	resp, svc := NewHistogram(), NewHistogram()
 	haveResp, haveSvc := true, true
 	var proxyCPU float64
-	var proxyRSS int64
+	var proxyRSS, proxyProcRSS int64
 	haveProxy := false
 	for _, t := range trials {
 		m.Requests += t.Requests
@@ -98,6 +98,7 @@ func mergeOne(trials []Path) (Merged, error) {
 			haveProxy = true
 			proxyCPU += t.Proxy.CPUSeconds
 			proxyRSS = max(proxyRSS, t.Proxy.MaxRSSBytes)
+			proxyProcRSS = max(proxyProcRSS, t.Proxy.MaxProcessRSSBytes)
 		}
 		if haveResp = haveResp && t.Histogram != ""; haveResp {
 			h, err := DecodeHistogram(t.Histogram)
@@ -120,7 +121,7 @@ func mergeOne(trials []Path) (Merged, error) {
 		m.Throughput /= m.DurationS
 	}
 	if haveProxy {
-		m.Proxy = &Proxy{CPUSeconds: proxyCPU, MaxRSSBytes: proxyRSS}
+		m.Proxy = &Proxy{CPUSeconds: proxyCPU, MaxRSSBytes: proxyRSS, MaxProcessRSSBytes: proxyProcRSS}
 		if first.Proxy != nil {
 			m.Proxy.Processes, m.Proxy.Version = first.Proxy.Processes, first.Proxy.Version
 		}

@@ -174,6 +174,11 @@ type Proxy struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// MaxRSSBytes is the peak resident set (VmHWM), summed over the path's processes.
 	MaxRSSBytes int64 `json:"max_rss_bytes"`
+	// MaxProcessRSSBytes is the largest peak resident set of any one of the
+	// path's processes: the figure to hold against a per-process memory
+	// budget, which the sum hides when a path runs several (the mesh's four
+	// sidecars, nginx's master and workers). Zero in files that predate it.
+	MaxProcessRSSBytes int64 `json:"max_process_rss_bytes,omitempty"`
 	// Counters are path-specific figures, e.g. HAProxy's retries and
 	// redispatches, or the sidecar's ejections.
 	Counters map[string]float64 `json:"counters,omitempty"`

@@ -159,6 +159,7 @@ func addUsage(acc, u *results.Proxy) *results.Proxy {
 	}
 	acc.CPUSeconds += u.CPUSeconds
 	acc.MaxRSSBytes = max(acc.MaxRSSBytes, u.MaxRSSBytes)
+	acc.MaxProcessRSSBytes = max(acc.MaxProcessRSSBytes, u.MaxProcessRSSBytes)
 	acc.Processes, acc.Version = u.Processes, u.Version
 	for k, v := range u.Counters {
 		if paths.IsGauge(k) {
