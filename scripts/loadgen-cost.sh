@@ -10,7 +10,9 @@
 # 10k requests (and the lowest and highest of the REPEATS runs), achieved rate, p50 and p99 in ms as each tool reports them, and meshbench's late
 # sends (more than 1 ms after the intended time) in percent of its requests: late_% all of them,
 # loop_% those the load generator itself sent late (the rest waited for one of the CONNS
-# connections, all busy with slow responses).
+# connections, all busy with slow responses), host_% those of loop_% that were due before one of
+# the loop's timer wake-ups came late (the host did not run it in time; 0 from builds before the
+# result field loop_woke_late_count).
 #
 # meshbench runs `run --target URL --paths direct`, which measures the path and its A/A twin
 # (direct-aa) one after the other: its requests are both rows', its p50/p99 the direct row's.
@@ -144,9 +146,11 @@ def meshbench(base):
     n = sum(p["requests"] for p in rows)
     late = sum(p["late"]["count"] for p in rows)
     loop = sum(p["late"].get("loop_count", 0) for p in rows)
+    host = sum(p["late"].get("loop_woke_late_count", 0) for p in rows)
     d = next(p for p in rows if p["name"] == "direct")
     rate = statistics.mean(p["achieved_rate"] for p in rows)
-    return n, rate, d["latency_ms"]["p50"], d["latency_ms"]["p99"], 100 * late / max(n, 1), 100 * loop / max(n, 1)
+    return (n, rate, d["latency_ms"]["p50"], d["latency_ms"]["p99"], 100 * late / max(n, 1), 100 * loop / max(n, 1),
+            100 * host / max(n, 1))
 
 def ms(v, unit):
     return float(v) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
@@ -158,13 +162,13 @@ def wrk2(base):
     pct = {}
     for q, v, u in re.findall(r"^\s*(\d+\.\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", t, re.M):
         pct.setdefault(float(q), ms(v, u))
-    return n, rate, pct.get(50.0), pct.get(99.0), None, None
+    return n, rate, pct.get(50.0), pct.get(99.0), None, None, None
 
 def fortio(base):
     m = json.load(open(base + ".json"))
     h = m["DurationHistogram"]
     p = {x["Percentile"]: x["Value"] * 1e3 for x in h["Percentiles"]}
-    return h["Count"], m["ActualQPS"], p.get(50), p.get(99), None, None
+    return h["Count"], m["ActualQPS"], p.get(50), p.get(99), None, None, None
 
 def med(xs):
     xs = [x for x in xs if x is not None]
@@ -173,19 +177,19 @@ def med(xs):
 def fmt(v, f):
     return f"{'-':>{int(f.split('.')[0])}}" if v is None else format(v, f)
 
-print(f"{'tool':<10} {'rate':>7} {'cpu_s/10k':>10} {'cpu_range':>12} {'achieved':>10} {'p50_ms':>8} {'p99_ms':>8} {'late_%':>7} {'loop_%':>7} {'runs':>5}")
+print(f"{'tool':<10} {'rate':>7} {'cpu_s/10k':>10} {'cpu_range':>12} {'achieved':>10} {'p50_ms':>8} {'p99_ms':>8} {'late_%':>7} {'loop_%':>7} {'host_%':>7} {'runs':>5}")
 for rate in rates:
     for tool in tools:
         rows = []
         for r in range(repeats):
             base = f"{tmp}/{tool}-{rate}-{r}"
             try:
-                n, ach, p50, p99, late, loop = globals()["meshbench" if tool.startswith("mb-") else tool](base)
-                rows.append((cpu(base) / n * 1e4, ach, p50, p99, late, loop))
+                n, ach, p50, p99, late, loop, host = globals()["meshbench" if tool.startswith("mb-") else tool](base)
+                rows.append((cpu(base) / n * 1e4, ach, p50, p99, late, loop, host))
             except (OSError, ValueError, KeyError, IndexError, AttributeError, StopIteration, ZeroDivisionError) as e:
                 print(f"# {tool} at {rate} round {r + 1}: no result ({type(e).__name__}: {e})", file=sys.stderr)
-        cols = [med(c) for c in zip(*rows)] if rows else [None] * 6
+        cols = [med(c) for c in zip(*rows)] if rows else [None] * 7
         span = f"{min(r[0] for r in rows):.3f}-{max(r[0] for r in rows):.3f}" if rows else "-"
         print(f"{tool:<10} {rate:>7} {fmt(cols[0], '10.3f')} {span:>12} {fmt(cols[1], '10.0f')} {fmt(cols[2], '8.3f')} "
-              f"{fmt(cols[3], '8.3f')} {fmt(cols[4], '7.2f')} {fmt(cols[5], '7.2f')} {len(rows):>5}")
+              f"{fmt(cols[3], '8.3f')} {fmt(cols[4], '7.2f')} {fmt(cols[5], '7.2f')} {fmt(cols[6], '7.2f')} {len(rows):>5}")
 EOF

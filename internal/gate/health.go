@@ -78,8 +78,12 @@ func CheckHealth(role string, f *results.File) Health {
 		for _, m := range merged {
 			if m.Requests > 0 {
 				if pct := 100 * float64(m.Late.Count) / float64(m.Requests); pct > LateMaxPct {
+					cause := "the load generator could not keep up"
+					if 2*m.Late.LoopWokeLateCount >= m.Late.Count {
+						cause = "most were due while the host had not woken the load generator (its scheduling, not the load generator's CPU)"
+					}
 					h.Problems = append(h.Problems, Problem{m.Name,
-						fmt.Sprintf("%s: %.2f%% of sends left late (more than %g%%): the load generator could not keep up", m.Name, pct, LateMaxPct),
+						fmt.Sprintf("%s: %.2f%% of sends left late (more than %g%%): %s", m.Name, pct, LateMaxPct, cause),
 						fmt.Sprintf("%s %.2f%% late sends", m.Name, pct)})
 				}
 			}

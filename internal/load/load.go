@@ -224,6 +224,9 @@ type job struct {
 	intended int64 // ns since engine.base
 	measured bool
 	waited   bool // it queued for a free connection
+	// stalled: it was due before a timer wake-up that came late returned
+	// (see loop.wokeLateAt), so whatever lateness it has the host began.
+	stalled bool
 }
 
 // engine is what Run shares with the loop and the progress reporter.

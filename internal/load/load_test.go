@@ -174,3 +174,36 @@ func TestSendBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestTimedWakeups: at 500 req/s the loop sleeps before nearly every send,
+// so its timer wake-ups inside the window number about one per request
+// (fewer when a response's arrival woke it first and it then spun, never
+// more than the requests plus the window's edges); every wake-up counted as
+// late was followed by a send that left late with a connection free, so
+// there are no more of them than such sends. Neither count depends on how
+// busy the host is.
+func TestTimedWakeups(t *testing.T) {
+	b := startBackend(t, backend.Config{Payload: 16})
+	res, err := Run(context.Background(), Config{
+		Targets: []string{b.URL()}, Rate: Rate{RPS: 500}, Duration: 600 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := res.Late
+	t.Logf("%d requests, %d timer wake-ups, %d of them late; %d sends late by the loop, %d of them after a late wake-up", res.Requests, l.TimedWakeups, l.WokeLate, l.Loop, l.LoopWokeLate)
+	if res.Requests != 300 || res.Errors != 0 {
+		t.Fatalf("requests %d errors %d, want 300 and 0", res.Requests, res.Errors)
+	}
+	if l.TimedWakeups < res.Requests/4 || l.TimedWakeups > res.Requests+2 {
+		t.Errorf("%d timer wake-ups for %d requests, want between a quarter of them and all of them", l.TimedWakeups, res.Requests)
+	}
+	if l.WokeLate < 0 || l.WokeLate > l.Loop+1 {
+		t.Errorf("%d late wake-ups but %d sends late by the loop", l.WokeLate, l.Loop)
+	}
+	// Each late wake-up made at least its own send late, which the host
+	// held back; those are part of the loop's late sends.
+	if l.LoopWokeLate > l.Loop || l.LoopWokeLate+1 < l.WokeLate {
+		t.Errorf("%d of %d loop-late sends attributed to %d late wake-ups", l.LoopWokeLate, l.Loop, l.WokeLate)
+	}
+}

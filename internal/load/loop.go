@@ -33,6 +33,10 @@ type loop struct {
 	dialBuf []dialed
 	// waiting is the queue length last published to Progress.
 	waiting int64
+	// wokeLateAt is when the last timer wake-up that came more than the
+	// late threshold after its send was due returned: requests due before
+	// it were held back by the host not running the loop, not by its work.
+	wokeLateAt int64
 }
 
 // cursor walks the schedules: the warm-up's, then the window's. Request k
@@ -281,7 +285,15 @@ func (l *loop) wait(now int64) {
 		l.harvest()
 	}
 	if w.fired && isSend {
-		l.poll.observe(l.now() - target)
+		woke := l.now()
+		l.poll.observe(woke - target)
+		if l.win.opened && !l.win.closed {
+			l.rec.timedWakeups++
+			if woke-next > int64(l.e.cfg.LateThreshold) {
+				l.rec.wokeLate++
+				l.wokeLateAt = woke
+			}
+		}
 	}
 }
 

@@ -122,6 +122,7 @@ func (p *pool) next() int {
 
 // enqueue hands j to a free connection of the next target, or queues it.
 func (l *loop) enqueue(j job, now int64) {
+	j.stalled = j.intended < l.wokeLateAt
 	t := l.pool.next()
 	if l.pool.queue[t].len() == 0 {
 		if s := l.pool.take(t); s != nil {
@@ -190,6 +191,9 @@ func (l *loop) finish(s *slot, end int64, c class) {
 			r.lateWait++
 		} else {
 			r.lateLoop++
+			if j.stalled {
+				r.lateStalled++
+			}
 		}
 	}
 	if c != noError {

@@ -17,11 +17,16 @@ type recorder struct {
 	pending                   int64
 	lateCount                 int64
 	lateLoop, lateWait        int64
+	lateStalled               int64 // of lateLoop: due before a late timer wake-up
 	errors                    int64
 	// wakeups counts the loop's waits that blocked and returned, over the
 	// whole run (warm-up and drain included).
 	wakeups int64
-	byClass [numClasses]int64
+	// timedWakeups counts, inside the window, the loop's sleeps until a
+	// send that ended on their timer; wokeLate those of them that returned
+	// more than the late threshold after the send was due.
+	timedWakeups, wokeLate int64
+	byClass                [numClasses]int64
 }
 
 func newRecorder() recorder {
@@ -44,8 +49,11 @@ func (r *recorder) merge(o *recorder) {
 	r.lateCount += o.lateCount
 	r.lateLoop += o.lateLoop
 	r.lateWait += o.lateWait
+	r.lateStalled += o.lateStalled
 	r.errors += o.errors
 	r.wakeups += o.wakeups
+	r.timedWakeups += o.timedWakeups
+	r.wokeLate += o.wokeLate
 	for c := range r.byClass {
 		r.byClass[c] += o.byClass[c]
 	}

@@ -64,6 +64,17 @@ type Lateness struct {
 	// free connection at their intended time: the load generator's
 	// precision, apart from waits for a connection.
 	Dispatch *hdrhistogram.Histogram
+	// TimedWakeups counts the times, inside the window, that a loop slept
+	// until a send was nearly due and its timer woke it; WokeLate those of
+	// them that returned more than Threshold after the send was due. Every
+	// send made after such a wake-up is late however little work the loop
+	// had: the host did not run the loop's thread in time (a vCPU halted
+	// and woken late, or taken by another tenant), which `meshbench host`
+	// measures as sleep jitter.
+	TimedWakeups, WokeLate int64
+	// LoopWokeLate counts the sends of Loop that were due before such a
+	// late wake-up returned: the loop's late sends the host caused.
+	LoopWokeLate int64
 }
 
 // Interval is one slice of the measured window, by intended send time.
@@ -100,6 +111,8 @@ func (e *engine) result(all *recorder, end int64, interrupted bool) *Result {
 			Max:      time.Duration(all.late.Max()),
 			All:      all.late,
 			Dispatch: all.dispatch,
+
+			TimedWakeups: all.timedWakeups, WokeLate: all.wokeLate, LoopWokeLate: all.lateStalled,
 		},
 		Response: all.resp,
 		Service:  all.svc,

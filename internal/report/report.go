@@ -324,7 +324,9 @@ func pathWarnings(p PathReport) []string {
 	for _, w := range p.Warnings {
 		out = append(out, p.Name+": "+w)
 	}
-	if p.Late.Count > 0 && !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "could not keep up") }) {
+	if p.Late.Count > 0 && !slices.ContainsFunc(p.Warnings, func(w string) bool {
+		return strings.Contains(w, "could not keep up") || strings.Contains(w, "woken late by the host")
+	}) {
 		out = append(out, fmt.Sprintf("%s: %d of %d sends left more than %s ms late (worst %s ms)",
 			p.Name, p.Late.Count, p.Requests, num(p.Late.ThresholdMs), num(p.Late.MaxMs)))
 	}

@@ -88,6 +88,9 @@ func mergeOne(trials []Path) (Merged, error) {
 		m.Late.Count += t.Late.Count
 		m.Late.LoopCount += t.Late.LoopCount
 		m.Late.ConnWaitCount += t.Late.ConnWaitCount
+		m.Late.TimedWakeups += t.Late.TimedWakeups
+		m.Late.WokeLate += t.Late.WokeLate
+		m.Late.LoopWokeLateCount += t.Late.LoopWokeLateCount
 		m.Late.MaxMs = max(m.Late.MaxMs, t.Late.MaxMs)
 		m.Late.P99Ms = max(m.Late.P99Ms, t.Late.P99Ms)
 		m.Late.ThresholdMs = t.Late.ThresholdMs

@@ -134,6 +134,16 @@ type Late struct {
 	P99Ms float64 `json:"p99_ms"`
 	// Threshold is how late a send must be to count, in ms.
 	ThresholdMs float64 `json:"threshold_ms"`
+	// TimedWakeups counts the load generator's sleeps until a send that its
+	// timer ended, WokeLate those that returned more than the threshold
+	// after the send was due: late sends the host's scheduling caused,
+	// whatever the load generator's own load. Both 0 in files before them.
+	TimedWakeups int64 `json:"timed_wakeups,omitempty"`
+	WokeLate     int64 `json:"woke_late,omitempty"`
+	// LoopWokeLateCount is the part of LoopCount that was due before one
+	// of those late wake-ups returned: late because the host held the load
+	// generator back, not because it had too much to do.
+	LoopWokeLateCount int64 `json:"loop_woke_late_count,omitempty"`
 }
 
 // Percentiles summarises a latency histogram, in milliseconds.

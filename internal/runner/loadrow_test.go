@@ -61,6 +61,12 @@ func TestStallWarnings(t *testing.T) {
 		"clean":       {func(*load.Result) {}, nil},
 		"few late":    {func(r *load.Result) { r.Late.Loop = 5 }, nil},
 		"loop lagged": {func(r *load.Result) { r.Late.Loop = 50 }, []string{"load generator could not keep up: 5.0%"}},
+		"loop lagged, mostly awake": {func(r *load.Result) {
+			r.Late.Loop, r.Late.TimedWakeups, r.Late.WokeLate, r.Late.LoopWokeLate = 50, 1000, 2, 20
+		}, []string{"load generator could not keep up: 5.0%"}},
+		"woken late by the host": {func(r *load.Result) {
+			r.Late.Loop, r.Late.TimedWakeups, r.Late.WokeLate, r.Late.LoopWokeLate = 20, 800, 3, 15
+		}, []string{"load generator woken late by the host: 2.0% of sends left more than 1ms late with a connection free (worst 0s), 15 of those 20 after one of its timer wake-ups (0.38% of them) came more than 1ms late: the host's scheduling"}},
 		"target slow": {func(r *load.Result) { r.Late.ConnWait = 200 }, []string{"slow responses held every connection"}},
 		"never answered": {func(r *load.Result) {
 			r.Requests, r.Unsent = 1000, 7
@@ -80,5 +86,22 @@ func TestStallWarnings(t *testing.T) {
 				t.Errorf("%s: warning %q, want it to contain %q", name, got[i], w)
 			}
 		}
+	}
+}
+
+// TestMergeInto: a row's counts are the sums of its windows', lateness and
+// its causes included, and its worst lateness the worst window's.
+func TestMergeInto(t *testing.T) {
+	window := func(n, loop, wait, timed, wokeLate int64, worst time.Duration) *load.Result {
+		return &load.Result{Requests: n, Sent: n, ErrorsByClass: map[string]int64{},
+			Late: load.Lateness{Count: loop + wait, Loop: loop, ConnWait: wait, Max: worst,
+				TimedWakeups: timed, WokeLate: wokeLate, LoopWokeLate: wokeLate}}
+	}
+	row := &load.Result{ErrorsByClass: map[string]int64{}}
+	mergeInto(row, window(1000, 12, 3, 990, 10, 4*time.Millisecond))
+	mergeInto(row, window(1000, 5, 0, 995, 5, 2*time.Millisecond))
+	want := load.Lateness{Count: 20, Loop: 17, ConnWait: 3, Max: 4 * time.Millisecond, TimedWakeups: 1985, WokeLate: 15, LoopWokeLate: 15}
+	if row.Requests != 2000 || row.Sent != 2000 || row.Late != want {
+		t.Errorf("merged %d requests, %d sent, late %+v; want 2000, 2000, %+v", row.Requests, row.Sent, row.Late, want)
 	}
 }

@@ -136,6 +136,9 @@ func mergeInto(out, r *load.Result) {
 	out.Late.Count += r.Late.Count
 	out.Late.Loop += r.Late.Loop
 	out.Late.ConnWait += r.Late.ConnWait
+	out.Late.TimedWakeups += r.Late.TimedWakeups
+	out.Late.WokeLate += r.Late.WokeLate
+	out.Late.LoopWokeLate += r.Late.LoopWokeLate
 	out.Late.Max = max(out.Late.Max, r.Late.Max)
 	for _, h := range [][2]*hdrhistogram.Histogram{
 		{out.Late.All, r.Late.All}, {out.Late.Dispatch, r.Late.Dispatch},
