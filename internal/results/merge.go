@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -62,6 +63,31 @@ func MergedName(p Path) string {
 	return p.Name + "@" + strconv.FormatFloat(math.Round(p.TargetRate*1000)/1000, 'f', -1, 64) + "rps"
 }
 
+// mergeWarnings keeps once a warning every trial gave, and says which
+// trial gave any other: two trials' late-send warnings differ in their
+// figures, and side by side without their trial they read as one trial's
+// contradicting lines.
+func mergeWarnings(trials []Path) []string {
+	var out []string
+	for _, t := range trials {
+		for _, w := range t.Warnings {
+			every := len(trials) > 1
+			for _, o := range trials {
+				every = every && slices.Contains(o.Warnings, w)
+			}
+			switch {
+			case len(trials) == 1 || every:
+				if !slices.Contains(out, w) {
+					out = append(out, w)
+				}
+			default:
+				out = append(out, fmt.Sprintf("trial %d: %s", t.Trial, w))
+			}
+		}
+	}
+	return out
+}
+
 func mergeOne(trials []Path) (Merged, error) {
 	first := trials[0]
 	m := Merged{Trials: len(trials)}
@@ -74,6 +100,7 @@ func mergeOne(trials []Path) (Merged, error) {
 	var proxyCPU float64
 	var proxyRSS, proxyProcRSS int64
 	haveProxy := false
+	m.Warnings = mergeWarnings(trials)
 	for _, t := range trials {
 		m.Requests += t.Requests
 		m.Errors += t.Errors
@@ -96,7 +123,6 @@ func mergeOne(trials []Path) (Merged, error) {
 		m.Late.ThresholdMs = t.Late.ThresholdMs
 		m.P50Range = [2]float64{min(m.P50Range[0], t.LatencyMs.P50), max(m.P50Range[1], t.LatencyMs.P50)}
 		m.P99Range = [2]float64{min(m.P99Range[0], t.LatencyMs.P99), max(m.P99Range[1], t.LatencyMs.P99)}
-		m.Warnings = append(m.Warnings, t.Warnings...)
 		if t.Proxy != nil {
 			haveProxy = true
 			proxyCPU += t.Proxy.CPUSeconds

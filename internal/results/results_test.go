@@ -3,6 +3,7 @@ package results_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,10 @@ func TestMergeTrials(t *testing.T) {
 	h1.Trial, h2.Trial = 1, 2
 	h1.Proxy = &results.Proxy{CPUSeconds: 1.5, MaxRSSBytes: 10}
 	h2.Proxy = &results.Proxy{CPUSeconds: 0.5, MaxRSSBytes: 20}
+	// One warning both trials gave, and one late-send warning each with
+	// its own figures.
+	h1.Warnings = []string{"same in both", "load generator woken late by the host: 1.3%"}
+	h2.Warnings = []string{"load generator woken late by the host: 0.9%", "same in both"}
 	f := &results.File{Paths: []results.Path{d1, h1, h2, d2}}
 	m, err := results.MergeTrials(f)
 	if err != nil {
@@ -136,6 +141,13 @@ func TestMergeTrials(t *testing.T) {
 	}
 	if hp.Proxy.CPUSeconds != 2 || hp.Proxy.MaxRSSBytes != 20 {
 		t.Errorf("proxy %+v", hp.Proxy)
+	}
+	want := []string{"same in both", "trial 1: load generator woken late by the host: 1.3%", "trial 2: load generator woken late by the host: 0.9%"}
+	if !slices.Equal(hp.Warnings, want) {
+		t.Errorf("warnings %q, want %q", hp.Warnings, want)
+	}
+	if len(m[0].Warnings) != 0 {
+		t.Errorf("direct's warnings %q, want none", m[0].Warnings)
 	}
 }
 
