@@ -67,7 +67,7 @@ func newRunCmd(w *World) *cobra.Command {
 		Use:   "run [SCENARIO.yaml]",
 		Short: "Measure every path of a scenario and write a result file",
 		Long: `run starts the test backend replicas on 127.0.0.1, brings up each path of the
-scenario in front of them (direct, haproxy, nginx, linkerd, linkerd-mtls, exec),
+scenario in front of them (direct, haproxy, haproxy-mtls, nginx, linkerd, linkerd-mtls, exec),
 drives open-model load through each path in turn and records response time
 from each request's intended send time, so a stalled server cannot hide its
 own latency. The host is sampled while each path is measured.
@@ -84,6 +84,7 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
   meshbench run --paths direct --target http://127.0.0.1:8080 --rate 500
   meshbench run --paths direct,haproxy,linkerd --sweep 500,1000,2000,4000 --duration 5s
   meshbench run --remote https://10.0.0.5:7400 --token-file mb.token --paths direct,haproxy,linkerd
+  meshbench run --paths direct,haproxy-mtls,linkerd-mtls --trials 3   # the mesh beside the same two hops built from haproxy
   meshbench run --paths linkerd-mtls --rate 1000 --profile prof   # then: go tool pprof prof/sidecar-outbound-*-cpu.pprof`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -95,7 +96,7 @@ paths measured in the same run, and prefer --trials 3 on a noisy host.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.paths, "paths", nil, "paths to measure, comma separated (direct,haproxy,nginx,linkerd,linkerd-mtls, or names from the scenario)")
+	f.StringSliceVar(&o.paths, "paths", nil, "paths to measure, comma separated (direct,haproxy,haproxy-mtls,nginx,linkerd,linkerd-mtls, or names from the scenario)")
 	f.Float64Var(&o.rate, "rate", 0, "constant offered load, requests/s (default scenario: 1000)")
 	f.Float64SliceVar(&o.sweep, "sweep", nil, "measure every path at each of these `RATES` in turn, e.g. 500,1000,2000 (replaces --rate)")
 	f.DurationVar(&o.duration, "duration", 0, "measured window per path per trial (default scenario: 10s)")

@@ -108,16 +108,16 @@ defaults
 {{- end}}
 
 frontend ingress
-    bind {{.Listen}}
+    bind {{.Listen}}{{if .BindOpts}} {{.BindOpts}}{{end}}
     default_backend replicas
 
 backend replicas
     balance {{.S.balance}}
-{{- if eq .S.health_check "http"}}
+{{- if and .Checks (eq .S.health_check "http")}}
     option httpchk GET /
 {{- end}}
 {{- range $i, $u := .Upstreams}}
-    server s{{$i}} {{$u}} check inter {{$.S.check_inter}} fall {{$.S.fall}} rise {{$.S.rise}}
+    server s{{$i}} {{$u}}{{if $.ServerOpts}} {{$.ServerOpts}}{{end}}{{if $.Checks}} check inter {{$.S.check_inter}} fall {{$.S.fall}} rise {{$.S.rise}}{{end}}
 {{- end}}
 `))
 
@@ -149,32 +149,60 @@ func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instanc
 	if err != nil {
 		return nil, err
 	}
-	s, bin, dir := b.settings, b.bin, b.dir
-	h := &haproxy{settings: s, socket: filepath.Join(dir, "haproxy.sock"), version: binaryVersion(ctx, env, bin, haproxyVersionRE, "-v")}
+	version := binaryVersion(ctx, env, b.bin, haproxyVersionRE, "-v")
+	return startHAProxyProcess(ctx, spec, b, version, haproxyProcess{file: "haproxy", env: env, upstreams: env.Upstreams, checks: true})
+}
+
+// haproxyProcess is what one haproxy process of a path is told beyond the
+// path's settings: the files it is given, where it listens, what it
+// forwards to, and the TLS options of its listener and of its servers (the
+// haproxy-mtls path's hop).
+type haproxyProcess struct {
+	// file names its config and stats socket in the path's directory.
+	file      string
+	env       Env
+	upstreams []string
+	// bindOpts and serverOpts are appended to the bind and server lines.
+	bindOpts, serverOpts string
+	// checks turns on health checks of the servers; without them haproxy
+	// forwards to its one server and the path starts once it listens.
+	checks bool
+}
+
+// startHAProxyProcess writes one haproxy config and starts haproxy on it,
+// returning once it answers: GET / through it and every server up when it
+// checks its servers, else once it holds its port.
+func startHAProxyProcess(ctx context.Context, spec scenario.PathSpec, b binaryPath, version string, hp haproxyProcess) (*haproxy, error) {
+	h := &haproxy{settings: b.settings, socket: filepath.Join(b.dir, hp.file+".sock"), version: version}
 	if len(h.socket) > maxUnixPath {
 		return nil, fmt.Errorf("haproxy stats socket path %s is too long for a unix socket; use a shorter temp dir", h.socket)
 	}
-	cfg := filepath.Join(dir, "haproxy.cfg")
+	cfg := filepath.Join(b.dir, hp.file+".cfg")
+	env := hp.env
 	p, port, err := launch(ctx, env, spec.Name, func(port int) (proc.Spec, error) {
-		var b strings.Builder
-		err := haproxyConfig.Execute(&b, map[string]any{
-			"Name": spec.Name, "S": s, "Socket": h.socket, "Listen": env.hostPort(port), "Upstreams": env.Upstreams,
-			"RetryOn": strings.ReplaceAll(s["retry_on"], ",", " "),
+		var w strings.Builder
+		err := haproxyConfig.Execute(&w, map[string]any{
+			"Name": spec.Name, "S": b.settings, "Socket": h.socket, "Listen": env.hostPort(port), "Upstreams": hp.upstreams,
+			"RetryOn":  strings.ReplaceAll(b.settings["retry_on"], ",", " "),
+			"BindOpts": hp.bindOpts, "ServerOpts": hp.serverOpts, "Checks": hp.checks,
 		})
 		if err != nil {
 			return proc.Spec{}, err
 		}
-		if err := writePrivate(cfg, []byte(b.String())); err != nil {
+		if err := writePrivate(cfg, []byte(w.String())); err != nil {
 			return proc.Spec{}, err
 		}
 		// -db: stay in the foreground, one process, so that its CPU and
 		// memory are the process's own and Stop reaches it.
-		return proc.Spec{Name: "haproxy", Path: bin, Args: []string{"-db", "-f", cfg}, Dir: dir}, nil
+		return proc.Spec{Name: "haproxy", Path: b.bin, Args: []string{"-db", "-f", cfg}, Dir: b.dir}, nil
 	}, func(ctx context.Context, p *proc.Process, port int) error {
+		if !hp.checks {
+			return proc.WaitTCP(ctx, env.dialAddr(port), proxyStartTimeout, p)
+		}
 		if err := proc.WaitHTTP(ctx, "http://"+env.dialAddr(port)+"/", proxyStartTimeout, p); err != nil {
 			return err
 		}
-		return h.waitServersUp(ctx, p, len(env.Upstreams))
+		return h.waitServersUp(ctx, p, len(hp.upstreams))
 	})
 	if err != nil {
 		return nil, err

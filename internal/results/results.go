@@ -57,7 +57,7 @@ type Tool struct {
 // Path is the measurement of one path in one trial (round).
 type Path struct {
 	Name  string `json:"name"`  // as named in the scenario, e.g. "haproxy"
-	Kind  string `json:"kind"`  // direct, haproxy, nginx, linkerd, linkerd-mtls, exec
+	Kind  string `json:"kind"`  // direct, haproxy, haproxy-mtls, nginx, linkerd, linkerd-mtls, exec
 	Trial int    `json:"trial"` // 1-based round number
 	// Step is the 1-based step of a rate sweep (scenario "sweep"), 0 when
 	// the run had none. Trials of one path are merged only within a step.

@@ -83,7 +83,7 @@ type Scenario struct {
 // kind with that name ("haproxy").
 type PathSpec struct {
 	Name string `yaml:"name" json:"name"`
-	// Kind is direct, haproxy, nginx, linkerd, linkerd-mtls or exec (default: Name).
+	// Kind is direct, haproxy, haproxy-mtls, nginx, linkerd, linkerd-mtls or exec (default: Name).
 	Kind string `yaml:"kind" json:"kind"`
 	// Settings are kind-specific knobs (e.g. the sidecar's balancer). Each
 	// path kind validates the keys and values it accepts.

@@ -16,7 +16,7 @@ import (
 
 // Kinds are the path kinds meshbench knows (SPEC.md, "Paths"). This is the
 // one list: package paths implements a kind for each name here.
-var Kinds = []string{"direct", "haproxy", "nginx", "linkerd", "linkerd-mtls", "exec"}
+var Kinds = []string{"direct", "haproxy", "haproxy-mtls", "nginx", "linkerd", "linkerd-mtls", "exec"}
 
 // Rate shapes (Rate.Shape).
 const (
