@@ -167,22 +167,14 @@ func TestExecCaddy(t *testing.T) {
 		t.Fatalf("Targets() = %v", tg)
 	}
 	getN(t, inst.Targets()[0], 40)
-	for i, s := range srvs {
-		if n, _ := s.Counts(); n == 0 {
-			t.Errorf("replica %d got no request", i)
-		}
-	}
+	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("caddy: %+v", u)
 	if u.CPUSeconds <= 0 || u.MaxRSSBytes <= 0 || u.Processes != 1 || u.Version != "caddy" {
 		t.Errorf("usage %+v: want CPU, RSS, one process named caddy", u)
 	}
 	checkPrivate(t, filepath.Join(env.TempDir, "exec-caddy"), "caddy.json")
-	pids := pidsOf(t, inst)
-	if err := inst.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	groupGone(t, pids)
+	stopsClean(t, inst, pidsOf(t, inst))
 }
 
 // TestExecBadSpecs: template and spec mistakes are the user's (exit 2),

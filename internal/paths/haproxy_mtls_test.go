@@ -31,11 +31,7 @@ func TestHAProxyMesh(t *testing.T) {
 		t.Fatalf("Targets() = %v", tg)
 	}
 	getN(t, inst.Targets()[0], 40)
-	for i, s := range srvs {
-		if n, _ := s.Counts(); n == 0 {
-			t.Errorf("replica %d got no request", i)
-		}
-	}
+	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("haproxy-mtls: %+v", u)
 	if u.Processes != 3 || u.CPUSeconds <= 0 || !strings.HasPrefix(u.Version, "haproxy 2.") {
@@ -95,13 +91,7 @@ func TestHAProxyMesh(t *testing.T) {
 	if len(pids) != 3 {
 		t.Errorf("pids %v: want three haproxy processes", pids)
 	}
-	if err := inst.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	groupGone(t, pids)
-	if err := inst.Stop(); err != nil {
-		t.Errorf("second Stop: %v", err)
-	}
+	stopsClean(t, inst, pids)
 }
 
 // TestHAProxyMeshHTTPChecks: with health_check http the outbound haproxy's

@@ -32,11 +32,7 @@ func TestHAProxy(t *testing.T) {
 		t.Fatalf("Targets() = %v", tg)
 	}
 	getN(t, inst.Targets()[0], 40)
-	for i, s := range srvs {
-		if n, _ := s.Counts(); n == 0 {
-			t.Errorf("replica %d got no request", i)
-		}
-	}
+	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("haproxy: %+v", u)
 	if u.CPUSeconds <= 0 || u.MaxRSSBytes <= 0 || u.Processes != 1 || !strings.HasPrefix(u.Version, "haproxy 2.") {
@@ -54,13 +50,7 @@ func TestHAProxy(t *testing.T) {
 		}
 	}
 	pids := pidsOf(t, inst)
-	if err := inst.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	groupGone(t, pids)
-	if err := inst.Stop(); err != nil {
-		t.Errorf("second Stop: %v", err)
-	}
+	stopsClean(t, inst, pids)
 }
 
 // TestHAProxyRefusesBadSettings: nothing a setting holds can reach the

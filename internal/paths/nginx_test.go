@@ -30,11 +30,7 @@ func TestNginx(t *testing.T) {
 		t.Fatalf("Targets() = %v", tg)
 	}
 	getN(t, inst.Targets()[0], 40)
-	for i, s := range srvs {
-		if n, _ := s.Counts(); n == 0 {
-			t.Errorf("replica %d got no request", i)
-		}
-	}
+	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("nginx: %+v", u)
 	if u.CPUSeconds <= 0 || u.MaxRSSBytes <= 0 || u.Processes != 2 || !strings.HasPrefix(u.Version, "nginx 1.") {
@@ -63,13 +59,7 @@ func TestNginx(t *testing.T) {
 	if len(pids) != 2 {
 		t.Errorf("pids %v: want master and worker", pids)
 	}
-	if err := inst.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	groupGone(t, pids)
-	if err := inst.Stop(); err != nil {
-		t.Errorf("second Stop: %v", err)
-	}
+	stopsClean(t, inst, pids)
 }
 
 // TestNginxWorkers: worker_processes is a setting; Usage sums every worker.

@@ -168,6 +168,29 @@ func groupGone(t *testing.T, pids []int) {
 	}
 }
 
+// stopsClean stops inst, checks that none of pids (its processes) is
+// left, and that a second Stop is harmless.
+func stopsClean(t *testing.T, inst paths.Instance, pids []int) {
+	t.Helper()
+	if err := inst.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	groupGone(t, pids)
+	if err := inst.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}
+
+// everyReplicaServed checks that each replica got at least one request.
+func everyReplicaServed(t *testing.T, srvs []*backend.Server) {
+	t.Helper()
+	for i, s := range srvs {
+		if n, _ := s.Counts(); n == 0 {
+			t.Errorf("replica %d got no request", i)
+		}
+	}
+}
+
 // getN sends n GETs to base and fails the test unless every one is a 200
 // with the replicas' 512-byte body.
 func getN(t *testing.T, base string, n int) {
