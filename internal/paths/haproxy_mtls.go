@@ -28,9 +28,12 @@ import (
 //
 // The scenario's settings configure the outbound haproxy, which balances,
 // retries and health-checks the inbound ones (over TLS, so a check is a
-// full mutual handshake). An inbound haproxy only forwards to its replica,
-// with the same timeouts and thread count, as linkerd2-proxy's inbound
-// side does by default.
+// mutual handshake). A tcp check (the default) only finds the inbound
+// haproxy listening; health_check http sends GET / through it to the
+// replica, so a dead replica takes its inbound haproxy out of the
+// balancing. An inbound haproxy only forwards to its replica, with the
+// same timeouts and thread count, as linkerd2-proxy's inbound side does by
+// default.
 func init() {
 	register("haproxy-mtls", Kind{Check: checkHAProxy, Start: startHAProxyMesh})
 }

@@ -1,6 +1,7 @@
 package paths_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -96,21 +97,37 @@ func TestHAProxyMesh(t *testing.T) {
 
 // TestHAProxyMeshHTTPChecks: with health_check http the outbound haproxy's
 // checks speak HTTP/1.1 over the TLS hop (check-alpn) and pass, so the
-// path starts and every inbound haproxy is up.
+// path starts and every inbound haproxy is up. A check crosses the inbound
+// haproxy to its replica, so when a replica dies its inbound haproxy
+// (alive, answering 503) is marked down and requests go to the other.
 func TestHAProxyMeshHTTPChecks(t *testing.T) {
 	requireBinary(t, "haproxy")
 	t.Parallel()
-	_, ups := replicas(t, 2)
+	srvs, ups := replicas(t, 2)
 	env := testEnv(t, ups)
 	inst := start(t, scenario.PathSpec{Name: "hm", Kind: "haproxy-mtls", Settings: map[string]string{
-		"health_check": "http", "check_inter": "200ms",
+		"health_check": "http", "check_inter": "100ms", "fall": "2",
 	}}, env)
 	getN(t, inst.Targets()[0], 10)
-	time.Sleep(500 * time.Millisecond) // two more rounds of checks
-	u := loadUntilCPU(t, inst)
+	u, err := inst.Usage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if u.Counters["servers_up"] != 2 || u.Counters["check_failures"] != 0 {
 		t.Errorf("counters %v: want both inbound haproxies up and no failed check", u.Counters)
 	}
+	srvs[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for u.Counters["servers_up"] != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if u, err = inst.Usage(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u.Counters["servers_up"] != 1 || u.Counters["check_failures"] == 0 {
+		t.Fatalf("counters %v: want the dead replica's inbound haproxy down after failed checks", u.Counters)
+	}
+	getN(t, inst.Targets()[0], 10) // every one a 200: none sent to the dead replica's side
 }
 
 // TestHAProxyMeshRefusesBadSettings: the outbound haproxy's settings are
