@@ -309,12 +309,9 @@ func buildPath(m results.Merged, trials []results.Path) PathReport {
 		stats = append(stats, t.HostStats)
 	}
 	pr.HostStats = summarizeHost(stats)
-	// The same warning from every trial says one thing; keep it once.
-	for _, w := range m.Warnings {
-		if !slices.Contains(pr.Warnings, w) {
-			pr.Warnings = append(pr.Warnings, w)
-		}
-	}
+	// MergeTrials keeps a warning every trial gave once and labels the
+	// others with their trial.
+	pr.Warnings = m.Warnings
 	return pr
 }
 
