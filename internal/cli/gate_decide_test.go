@@ -248,21 +248,23 @@ func TestPlanGatesAsksForRounds(t *testing.T) {
 	}
 }
 
-// TestCIExamples keeps docs/ci working: the A/B scenario loads, validates
-// and has gates run can decide; the workflows are YAML, and every flag they
+// TestCIExamples keeps docs/ci working: the A/B scenarios load, validate
+// and have gates run can decide; the workflows are YAML, and every flag they
 // give meshbench is one that run or gate has.
 func TestCIExamples(t *testing.T) {
 	t.Parallel()
-	sc, err := loadScenario(runOptions{scenarioFile: "../../docs/ci/ab-haproxy.yaml", maxRounds: 12,
-		changed: func(name string) bool { return name == "max-rounds" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sc.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if more, err := planGates(runner.NewPlan(sc), sc.Gates, runOptions{maxRounds: 12, gates: gateOutput{junit: "gate.xml"}}); err != nil || more == nil {
-		t.Errorf("ab-haproxy.yaml gates: more %v, %v", more != nil, err)
+	for _, name := range []string{"ab-haproxy.yaml", "mesh-vs-haproxy.yaml"} {
+		sc, err := loadScenario(runOptions{scenarioFile: "../../docs/ci/" + name, maxRounds: 12,
+			changed: func(name string) bool { return name == "max-rounds" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if more, err := planGates(runner.NewPlan(sc), sc.Gates, runOptions{maxRounds: 12, gates: gateOutput{junit: "gate.xml"}}); err != nil || more == nil {
+			t.Errorf("%s gates: more %v, %v", name, more != nil, err)
+		}
 	}
 	w := &World{}
 	run, gateCmd := newRunCmd(w), newGateCmd(w)
