@@ -28,12 +28,13 @@ import (
 //
 // The scenario's settings configure the outbound haproxy, which balances,
 // retries and health-checks the inbound ones (over TLS, so a check is a
-// mutual handshake). A tcp check (the default) only finds the inbound
-// haproxy listening; health_check http sends GET / through it to the
-// replica, so a dead replica takes its inbound haproxy out of the
-// balancing. An inbound haproxy only forwards to its replica, with the
-// same timeouts and thread count, as linkerd2-proxy's inbound side does by
-// default.
+// mutual handshake). An inbound haproxy only forwards to its replica,
+// with the same timeouts and thread count and no retries, as
+// linkerd2-proxy's inbound side does by default: a dead replica's requests
+// get a 503 from it at once. A tcp check (the default) only finds the
+// inbound haproxy listening; health_check http sends GET / through it to
+// the replica, so a dead replica takes its inbound haproxy out of the
+// balancing, and retry_on conn-failure,503 retries its 503s on another.
 func init() {
 	register("haproxy-mtls", Kind{Check: checkHAProxy, Start: startHAProxyMesh})
 }
@@ -91,9 +92,10 @@ func startHAProxyMesh(ctx context.Context, spec scenario.PathSpec, env Env) (_ I
 	// loopback on ports of their own, whatever env.Host and env.Port say.
 	inEnv := env
 	inEnv.Host, inEnv.Port = "", 0
+	inbound := inboundHAProxy(b)
 	var hops []string
 	for i, u := range env.Upstreams {
-		h, err := startHAProxyProcess(ctx, spec, b, version, haproxyProcess{
+		h, err := startHAProxyProcess(ctx, spec, inbound, version, haproxyProcess{
 			file: fmt.Sprintf("inbound-%d", i), env: inEnv, upstreams: []string{u},
 			bindOpts: meshBindOpts(inPEM, in.CA),
 		})
@@ -112,6 +114,19 @@ func startHAProxyMesh(ctx context.Context, spec scenario.PathSpec, env Env) (_ I
 	}
 	m.procs = append([]*haproxy{o}, m.procs...)
 	return m, nil
+}
+
+// inboundHAProxy is b with the settings of an inbound haproxy: the
+// outbound's timeouts and threads, but no retries. With one server and
+// nothing to redispatch to, haproxy would wait a second before each retry
+// of a refused connection (its turn-around timer), so a dead replica
+// would hold each request for retries × 1 s; linkerd2-proxy's inbound
+// side answers at once instead, and so does this one, with a 503.
+func inboundHAProxy(b binaryPath) binaryPath {
+	in := b
+	in.settings = maps.Clone(b.settings)
+	in.settings["retries"], in.settings["redispatch"], in.settings["retry_on"] = "0", "off", "conn-failure"
+	return in
 }
 
 // haproxyPEM writes f's certificate and key into one 0600 file, the form

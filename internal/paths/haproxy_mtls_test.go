@@ -130,6 +130,30 @@ func TestHAProxyMeshHTTPChecks(t *testing.T) {
 	getN(t, inst.Targets()[0], 10) // every one a 200: none sent to the dead replica's side
 }
 
+// TestHAProxyMeshDeadReplica: an inbound haproxy does not retry. When its
+// replica is gone it answers 503 at once, as linkerd2-proxy's inbound side
+// does, instead of holding the request through retries a second apart
+// (haproxy's turn-around timer with one server), which took 3 s with the
+// outbound's retries 3.
+func TestHAProxyMeshDeadReplica(t *testing.T) {
+	requireBinary(t, "haproxy")
+	t.Parallel()
+	srvs, ups := replicas(t, 1)
+	inst := start(t, scenario.PathSpec{Name: "hm", Kind: "haproxy-mtls", Settings: map[string]string{"retries": "3"}}, testEnv(t, ups))
+	getN(t, inst.Targets()[0], 3)
+	srvs[0].Close()
+	// Well under the 3 s that three retries a second apart would take.
+	c := &http.Client{Timeout: 1500 * time.Millisecond}
+	resp, err := c.Get(inst.Targets()[0] + "/")
+	if err != nil {
+		t.Fatalf("request to a dead replica's inbound haproxy: %v; want a 503 at once", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %s, want 503", resp.Status)
+	}
+}
+
 // TestHAProxyMeshRefusesBadSettings: the outbound haproxy's settings are
 // checked like the haproxy path's, before anything starts.
 func TestHAProxyMeshRefusesBadSettings(t *testing.T) {
