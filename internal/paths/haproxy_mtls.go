@@ -47,10 +47,12 @@ type haproxyMesh struct {
 	stopErr  error
 }
 
-// meshTLS are the TLS options of the hop: TLS 1.3 only, a certificate from
-// the mesh CA required on both sides, and HTTP/2 (linkerd's protocol
-// between proxies). The inbound side also takes HTTP/1.1, which haproxy's
-// HTTP health checks speak (check-alpn); the sidecars take only h2.
+// meshBindOpts (the inbound side's bind line) and meshServerOpts (the
+// outbound side's server lines) are the TLS options of the hop: TLS 1.3
+// only, a certificate from the mesh CA required on both sides, and HTTP/2
+// (linkerd's protocol between proxies). The inbound side also takes
+// HTTP/1.1, which haproxy's HTTP health checks speak (check-alpn); the
+// sidecars take only h2.
 func meshBindOpts(crt, ca string) string {
 	return fmt.Sprintf("ssl crt %s ca-file %s verify required ssl-min-ver TLSv1.3 alpn h2,http/1.1", crt, ca)
 }
@@ -76,7 +78,7 @@ func startHAProxyMesh(ctx context.Context, spec scenario.PathSpec, env Env) (_ I
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []string{out.Cert, out.CA, outPEM, inPEM} {
+	for _, f := range []string{out.CA, in.CA, outPEM, inPEM} {
 		if !plainPathRE.MatchString(f) {
 			return nil, fmt.Errorf("certificate path %q holds characters a haproxy config cannot take unquoted", f)
 		}
