@@ -139,9 +139,10 @@ func checkHAProxy(spec scenario.PathSpec, env Env) error {
 type haproxy struct {
 	p        *proc.Process
 	settings map[string]string
-	target   string
-	socket   string
-	version  string
+	// addr is where this host reaches it (host:port).
+	addr    string
+	socket  string
+	version string
 }
 
 func startHAProxy(ctx context.Context, spec scenario.PathSpec, env Env) (Instance, error) {
@@ -207,7 +208,7 @@ func startHAProxyProcess(ctx context.Context, spec scenario.PathSpec, b binaryPa
 	if err != nil {
 		return nil, err
 	}
-	h.p, h.target = p, "http://"+env.dialAddr(port)
+	h.p, h.addr = p, env.dialAddr(port)
 	return h, nil
 }
 
@@ -247,7 +248,7 @@ func (h *haproxy) waitServersUp(ctx context.Context, p *proc.Process, n int) err
 	}
 }
 
-func (h *haproxy) Targets() []string { return []string{h.target} }
+func (h *haproxy) Targets() []string { return []string{"http://" + h.addr} }
 
 // Settings are every haproxy setting as the config has it.
 func (h *haproxy) Settings() map[string]string { return maps.Clone(h.settings) }

@@ -105,7 +105,7 @@ func startHAProxyMesh(ctx context.Context, spec scenario.PathSpec, env Env) (_ I
 			return nil, fmt.Errorf("inbound haproxy %d: %w", i, err)
 		}
 		m.procs = append(m.procs, h)
-		hops = append(hops, h.target[len("http://"):])
+		hops = append(hops, h.addr)
 	}
 	o, err := startHAProxyProcess(ctx, spec, b, version, haproxyProcess{
 		file: "haproxy", env: env, upstreams: hops, checks: true,
@@ -148,7 +148,8 @@ func haproxyPEM(f sidecar.TLSFiles, path string) (string, error) {
 func (m *haproxyMesh) Targets() []string { return m.procs[0].Targets() }
 
 // Settings are the outbound haproxy's; the inbound ones share its
-// timeouts, retries and threads but forward to one server, unchecked.
+// timeouts and threads but forward to one server, unchecked, without
+// retries.
 func (m *haproxyMesh) Settings() map[string]string { return maps.Clone(m.procs[0].settings) }
 
 // Usage sums the processes' CPU time and peak RSS, keeps the largest

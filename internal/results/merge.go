@@ -68,20 +68,17 @@ func MergedName(p Path) string {
 // figures, and side by side without their trial they read as one trial's
 // contradicting lines.
 func mergeWarnings(trials []Path) []string {
+	inEvery := func(w string) bool {
+		return !slices.ContainsFunc(trials, func(o Path) bool { return !slices.Contains(o.Warnings, w) })
+	}
 	var out []string
 	for _, t := range trials {
 		for _, w := range t.Warnings {
-			every := len(trials) > 1
-			for _, o := range trials {
-				every = every && slices.Contains(o.Warnings, w)
-			}
 			switch {
-			case len(trials) == 1 || every:
-				if !slices.Contains(out, w) {
-					out = append(out, w)
-				}
-			default:
+			case !inEvery(w):
 				out = append(out, fmt.Sprintf("trial %d: %s", t.Trial, w))
+			case !slices.Contains(out, w):
+				out = append(out, w)
 			}
 		}
 	}
