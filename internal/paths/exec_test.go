@@ -163,10 +163,7 @@ func TestExecCaddy(t *testing.T) {
 	if s := inst.Settings(); s != nil {
 		t.Errorf("Settings() = %v; an exec path's settings are in its template", s)
 	}
-	if tg := inst.Targets(); len(tg) != 1 || !strings.HasPrefix(tg[0], "http://127.0.0.1:") {
-		t.Fatalf("Targets() = %v", tg)
-	}
-	getN(t, inst.Targets()[0], 40)
+	getN(t, oneLocalTarget(t, inst), 40)
 	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("caddy: %+v", u)

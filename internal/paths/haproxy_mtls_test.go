@@ -3,7 +3,6 @@ package paths_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meshbench/meshbench/internal/scenario"
+	"github.com/meshbench/meshbench/internal/sidecar"
 )
 
 // TestHAProxyMesh: the haproxy-mtls path carries requests through an
@@ -28,10 +28,7 @@ func TestHAProxyMesh(t *testing.T) {
 	srvs, ups := replicas(t, 2)
 	env := testEnv(t, ups)
 	inst := start(t, scenario.PathSpec{Name: "hm", Kind: "haproxy-mtls", Settings: map[string]string{"check_inter": "500ms"}}, env)
-	if tg := inst.Targets(); len(tg) != 1 || !strings.HasPrefix(tg[0], "http://127.0.0.1:") {
-		t.Fatalf("Targets() = %v", tg)
-	}
-	getN(t, inst.Targets()[0], 40)
+	getN(t, oneLocalTarget(t, inst), 40)
 	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("haproxy-mtls: %+v", u)
@@ -164,24 +161,19 @@ func TestHAProxyMeshRefusesBadSettings(t *testing.T) {
 	refused(t, scenario.PathSpec{Name: "hm", Kind: "haproxy-mtls", Settings: map[string]string{"ssl": "off"}}, env, `unknown haproxy setting "ssl"`)
 }
 
-// meshClientTLS is a client config holding the outbound side's
-// certificate from the path's directory, trusting the mesh CA.
+// meshClientTLS is the outbound side's client config (sidecar.TLSFiles's,
+// from the files WriteMesh left in the path's directory), offering
+// HTTP/1.1 too so that a test can speak it.
 func meshClientTLS(t *testing.T, dir string) *tls.Config {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "outbound.pem"), filepath.Join(dir, "outbound-key.pem"))
+	cfg, err := sidecar.TLSFiles{
+		Cert: filepath.Join(dir, "outbound.pem"), Key: filepath.Join(dir, "outbound-key.pem"), CA: filepath.Join(dir, "mesh-ca.pem"),
+	}.ClientTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := os.ReadFile(filepath.Join(dir, "mesh-ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatal("no CA certificate in mesh-ca.pem")
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "sidecar.meshbench.local",
-		MinVersion: tls.VersionTLS13, NextProtos: []string{"h2", "http/1.1"}}
+	cfg.NextProtos = []string{"h2", "http/1.1"}
+	return cfg
 }
 
 // roundTripHTTP1 sends one HTTP/1.1 GET over TLS to addr and reads the

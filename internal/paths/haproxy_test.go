@@ -28,10 +28,7 @@ func TestHAProxy(t *testing.T) {
 	inst := start(t, scenario.PathSpec{Name: "hap", Kind: "haproxy", Settings: map[string]string{
 		"balance": "leastconn", "timeout_server": "30s", "check_inter": "500ms", "maxconn": "500",
 	}}, env)
-	if tg := inst.Targets(); len(tg) != 1 || !strings.HasPrefix(tg[0], "http://127.0.0.1:") {
-		t.Fatalf("Targets() = %v", tg)
-	}
-	getN(t, inst.Targets()[0], 40)
+	getN(t, oneLocalTarget(t, inst), 40)
 	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("haproxy: %+v", u)

@@ -26,10 +26,7 @@ func TestNginx(t *testing.T) {
 	inst := start(t, scenario.PathSpec{Name: "ngx", Kind: "nginx", Settings: map[string]string{
 		"balance": "leastconn", "next_upstream": "error,timeout,http_502", "keepalive": "16",
 	}}, env)
-	if tg := inst.Targets(); len(tg) != 1 || !strings.HasPrefix(tg[0], "http://127.0.0.1:") {
-		t.Fatalf("Targets() = %v", tg)
-	}
-	getN(t, inst.Targets()[0], 40)
+	getN(t, oneLocalTarget(t, inst), 40)
 	everyReplicaServed(t, srvs)
 	u := loadUntilCPU(t, inst)
 	t.Logf("nginx: %+v", u)

@@ -191,6 +191,17 @@ func everyReplicaServed(t *testing.T, srvs []*backend.Server) {
 	}
 }
 
+// oneLocalTarget returns inst's target, failing the test unless it has
+// exactly one, on 127.0.0.1.
+func oneLocalTarget(t *testing.T, inst paths.Instance) string {
+	t.Helper()
+	tg := inst.Targets()
+	if len(tg) != 1 || !strings.HasPrefix(tg[0], "http://127.0.0.1:") {
+		t.Fatalf("Targets() = %v", tg)
+	}
+	return tg[0]
+}
+
 // getN sends n GETs to base and fails the test unless every one is a 200
 // with the replicas' 512-byte body.
 func getN(t *testing.T, base string, n int) {
