@@ -14,8 +14,8 @@ import (
 // TestFaultScenarioResilience runs direct and haproxy through a replica
 // killed 1 s into each window and revived 2 s later. Every path gets a
 // resilience block with phases 0-1 s, 1-3 s and 3-4 s whose counts add up
-// to the row's; nothing fails before the kill but a request or two caught
-// by it; direct passes the refused connections on, haproxy retries them
+// to the row's; nothing fails before the kill but the few requests it
+// catches across the phase boundary; direct passes the refused connections on, haproxy retries them
 // elsewhere and says so in its counters.
 func TestFaultScenarioResilience(t *testing.T) {
 	t.Parallel()
@@ -57,8 +57,10 @@ func TestFaultScenarioResilience(t *testing.T) {
 		// Slices go by intended send time, so a request meant for just
 		// before the kill that was sent late, or was still in flight when
 		// the replica closed its connections, fails in the phase before
-		// (docs/measurement.md: "an error or two"). More than that is a
-		// failure the fault did not cause.
+		// (docs/measurement.md: "an error or two"). The bound is 2, or 2%
+		// of the phase's requests at higher rates: 4 at this test's
+		// 200/s, the sends a 20 ms stall of the loop pushes past the
+		// kill. More than that is a failure the fault did not cause.
 		if r.Before.Errors > max(2, r.Before.Requests/50) {
 			t.Errorf("%s: %d errors of %d requests before the kill", p.Name, r.Before.Errors, r.Before.Requests)
 		}
